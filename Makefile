@@ -1,0 +1,41 @@
+# edgegate: see README.md. `make demo` to try it, `make test` to test it.
+
+GO        ?= go
+BIN       := bin
+GOFLAGS_BUILD := -trimpath -buildvcs=false
+TARGET    ?= amd64
+# Packages `make test` installs when missing (Debian; needs root, as in CI).
+TEST_DEBS := qemu-system-x86 qemu-system-arm ovmf systemd-boot-efi mtools dosfstools squashfs-tools e2fsprogs fdisk chromium
+TEST_TIMEOUT ?= 45m
+
+.PHONY: all build demo test test-deps lint bench image clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/edgegate ./cmd/cloudgate ./cmd/edgegate-echo
+
+demo: build
+	./scripts/demo.sh
+
+# test-deps installs what the tests drive for real (qemu, OVMF, image tools,
+# Chromium). It only calls apt-get for what is missing.
+test-deps:
+	./scripts/install-deps.sh $(TEST_DEBS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: test-deps lint
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+bench: build
+	$(GO) run ./bench/cmd/edgebench
+
+image:
+	$(GO) run ./images/cmd/mkimage -target $(TARGET) -out build
+
+clean:
+	rm -rf $(BIN) build
