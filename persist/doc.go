@@ -1,0 +1,115 @@
+/*
+Package persist keeps the gateway's state on disk, in one bbolt file
+(go.etcd.io/bbolt): the last good configuration snapshot, copies of the
+Cloud Token and license the gateway was provisioned with, the report spool,
+and the quota policy's counters. It is what lets a branch-site gateway start
+and serve after a power cut while the Cloud Gate is unreachable, and lose no
+analytics record while it stays unreachable.
+
+On the appliance the file is /perm/edgegate/state.db; `edgegate run
+--data-dir DIR` puts it in DIR.
+
+# Basics
+
+Open the file once per process and share the *DB; all methods are safe for
+concurrent use. Close it on shutdown: Close marks the shutdown as clean.
+
+	db, err := persist.Open(filepath.Join(dataDir, "state.db"), nil)
+	if err != nil {
+		return err // locked by another process, or no permission
+	}
+	defer db.Close()
+	if msg := db.Recovered(); msg != "" {
+		log.Warn(msg) // a damaged file was set aside; the state is empty
+	}
+
+The file holds these buckets:
+
+	meta         "format": the layout version of these buckets (1)
+	snapshot     "latest" and "previous" snapshot records; "set-aside" holds
+	             the last record found damaged, for inspection
+	credentials  "cloud-token", "license": issuedAt (int64 ns, big-endian) | text
+	reports      the spool: key = sequence number (uint64, big-endian,
+	             monotonic, from the bucket's sequence); value = spooled-at
+	             (int64 ns, big-endian) | the record's JSON as given
+	spool        the spool's bookkeeping: "epoch" (8 random bytes, chosen when
+	             the file is created), "records", "bytes", "dropped-total",
+	             "dropped-reported" (int64, big-endian)
+	counters     one nested bucket per SaveCounters name
+
+A snapshot record is "EGSNAP" | format (uint32) | revision (int64) |
+saved-at (int64 ns) | SHA-256 | JSON payload (source, organization,
+environment, APIs as received, subscriptions), integers big-endian. The
+checksum covers the header fields and the payload. LoadSnapshot verifies
+the format and the checksum; a record that fails either is reported with
+ErrCorruptSnapshot, set aside, and the previous snapshot is used instead.
+
+# Durability
+
+Every write method commits one bbolt transaction, and bbolt fsyncs
+(fdatasync) the file at every commit: when a method returns nil, what it
+wrote survives a crash or a power cut. AppendReports writes a whole batch
+in one transaction, so the cost is one fsync per call, not per record; the
+caller batches (the gateway commits about every 100 ms), which bounds what
+a power cut can lose to the batch not yet handed over. A write that fails
+(disk full, I/O error) rolls back: nothing written before is lost, and the
+next write, once there is space again, succeeds.
+
+# Report spool
+
+Records arrive already encoded (one JSON record per []byte). Sequence
+numbers grow monotonically and are never reused within a file. PeekReports
+returns the oldest records with a batch ID built from the spool's epoch and
+the first and last sequence numbers: retrying the upload of the same records
+sends the same Idempotency-Key, and a file recreated after damage has a new
+epoch, so its IDs never collide with earlier ones. AckReports deletes the
+batch's records once the gate has acknowledged them.
+
+Overflow policy: the spool holds at most Options.MaxSpoolRecords records
+and Options.MaxSpoolBytes bytes of records (defaults 1,000,000 and 256 MiB).
+When an append would exceed either, the oldest records are dropped, those
+already spooled first. A record larger than Options.MaxRecordBytes is
+dropped at once. Every drop is counted in the file; PeekReports hands the
+unreported count to the uploader in ReportBatch.Dropped, and AckReports
+marks it as reported, so the gate learns about every gap exactly once even
+across restarts. SpoolStats reads counters kept in memory and never touches
+the disk.
+
+# Damaged files
+
+Open never refuses to start because the file is damaged. A file bbolt
+cannot open (bad meta pages, wrong version, truncated, random bytes) or
+that fails verification is renamed to path + ".corrupt-<unix seconds>" and
+a fresh file is created; Recovered returns a sentence saying what happened.
+The caller loses the state (it syncs again from the gate) but keeps
+serving.
+
+Verification has two steps. First a structure walk reads every page
+reachable from the root with ordinary reads and checks that each page
+reference, element and value lies inside the file; bbolt itself trusts
+those references and would fault outside its memory map. Then bbolt's
+consistency check (tx.Check) looks for pages that are lost, freed twice or
+out of order. Open verifies the file when it is at most
+Options.VerifyMaxBytes (64 MiB by default; a few hundred milliseconds on
+flash) or when the last run did not close it: a marker file path + ".open"
+exists while the file is open. The walk stops after Options.CheckTimeout;
+the file is then used unverified and Recovered says so.
+
+# Caveats
+
+bbolt maps the file into memory and locks it: one process at a time. Open
+waits Options.Timeout (5 s) for the lock and then fails with ErrLocked.
+
+Damage that the verification cannot see (a flipped bit inside a value)
+surfaces where the value is decoded: snapshots carry a checksum; a damaged
+spool record is forwarded as is and rejected by the gate; a damaged
+credential fails its signature check in the caller.
+
+The bounds apply to record bytes, not to the file: bbolt's pages and free
+pages make the file larger than MaxSpoolBytes, and bbolt never shrinks a
+file.
+
+A file larger than VerifyMaxBytes that was closed cleanly is not verified
+at Open, to keep start-up fast on slow flash.
+*/
+package persist
