@@ -1,0 +1,98 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/edgegate/edgegate/cloudgate/store"
+	"github.com/edgegate/edgegate/cloudgate/wire"
+)
+
+// syncParams are the query parameters of GET /sync.
+type syncParams struct {
+	since int64
+	wait  time.Duration
+}
+
+func parseSyncParams(r *http.Request) (syncParams, *gwError) {
+	var p syncParams
+	q := r.URL.Query()
+	if v := q.Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return p, gwErr(http.StatusBadRequest, CodeBadRequest, "since=%q: want the revision the gateway holds, a whole number ≥ 0", v)
+		}
+		p.since = n
+	}
+	if v := q.Get("wait"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return p, gwErr(http.StatusBadRequest, CodeBadRequest, "wait=%q: want seconds, a whole number from 0 to %d", v, wire.MaxWait)
+		}
+		p.wait = time.Duration(min(n, wire.MaxWait)) * time.Second
+	}
+	return p, nil
+}
+
+// handleSync serves GET /sync: the full configuration, the changes since a
+// revision, or — when nothing changed — a long poll that ends with the next
+// change or 204 after wait.
+func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	c, e := s.authGateway(r)
+	if e != nil {
+		writeGWError(w, e)
+		return
+	}
+	p, e := parseSyncParams(r)
+	if e != nil {
+		writeGWError(w, e)
+		return
+	}
+	s.see(r, c)
+	resp, e := s.waitSync(r, c, p)
+	if e != nil {
+		writeGWError(w, e)
+		return
+	}
+	if resp == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	resp.ServerTime = s.now().UnixMilli()
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// waitSync returns the answer, or nil for "no change before the wait ended".
+func (s *Server) waitSync(r *http.Request, c *caller, p syncParams) (*wire.SyncResponse, *gwError) {
+	timer := time.NewTimer(p.wait)
+	defer timer.Stop()
+	for {
+		// Watch before reading, so a change in between wakes us.
+		changed := s.store.Watch(c.org, c.env)
+		resp, err := s.store.Sync(c.org, c.env, p.since)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, gwErr(http.StatusForbidden, CodeForbidden, "%v", err)
+		case err != nil:
+			return nil, storeUnavailable(err)
+		case resp != nil || p.wait == 0:
+			return resp, nil
+		}
+		select {
+		case <-changed:
+			// A change, or a revocation: check the token again.
+			if e := s.checkIssued(c.token); e != nil {
+				return nil, e
+			}
+		case <-timer.C:
+			return nil, nil
+		case <-s.stopping:
+			return nil, nil
+		case <-r.Context().Done():
+			return nil, nil
+		}
+	}
+}
