@@ -172,6 +172,9 @@ func loadServer(dir string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, hosts
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("load server certificate: %w", err)
 	}
+	// Send the CA too: a gateway trusts the gate only through the token's
+	// gca pin, which it checks against the CA certificate in the chain.
+	tc.Certificate = append(tc.Certificate, ca.Raw)
 	return tc, nil
 }
 
