@@ -1,10 +1,12 @@
 package persist
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +158,10 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, errors.Join(err, bdb.Close())
 	}
 	if err := writeMarker(path); err != nil {
-		return nil, errors.Join(err, bdb.Close())
+		// Not fatal: the gateway still serves; only a crash before the
+		// next clean Close would go unverified.
+		db.recovered = strings.TrimPrefix(db.recovered+"; ", "; ") +
+			fmt.Sprintf("%v: after a crash the file will be verified only if it is small", err)
 	}
 	return db, nil
 }
@@ -184,35 +189,54 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
-// init creates the buckets and loads the spool's counters.
+// init loads the spool's bookkeeping, creating the buckets first when the
+// file is new. A file that is complete is not written to, so that Open
+// works on a full disk.
 func (db *DB) init() error {
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+	err := db.bolt.View(db.load)
+	if errors.Is(err, errUninitialised) {
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			if err := create(tx); err != nil {
 				return err
 			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if meta.Get(keyFileFormat) == nil {
-			if err := meta.Put(keyFileFormat, []byte{fileFormat}); err != nil {
-				return err
-			}
-		}
-		epoch, err := spoolEpoch(tx)
-		if err != nil {
-			return err
-		}
-		db.epoch = epoch
-		st, err := readSpoolState(tx)
-		if err != nil {
-			return err
-		}
-		db.stats = st
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("initialise state: %w", err)
+			return db.load(tx)
+		})
 	}
+	if err != nil {
+		return fmt.Errorf("initialise state: %w", classify(err))
+	}
+	return nil
+}
+
+var errUninitialised = errors.New("state file not initialised")
+
+func create(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyFileFormat) == nil {
+		if err := meta.Put(keyFileFormat, []byte{fileFormat}); err != nil {
+			return err
+		}
+	}
+	return newSpoolEpoch(tx)
+}
+
+func (db *DB) load(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return errUninitialised
+		}
+	}
+	epoch := tx.Bucket(bucketSpool).Get(keyEpoch)
+	if epoch == nil || tx.Bucket(bucketMeta).Get(keyFileFormat) == nil {
+		return errUninitialised
+	}
+	db.epoch = hex.EncodeToString(epoch)
+	db.stats = readSpoolState(tx)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -72,19 +71,19 @@ var (
 // A spooled value is: spooled-at unix ns (u64, big-endian) | record.
 const recordHeaderSize = 8
 
-func spoolEpoch(tx *bolt.Tx) (string, error) {
+func newSpoolEpoch(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketSpool)
-	if e := b.Get(keyEpoch); e != nil {
-		return hex.EncodeToString(e), nil
+	if b.Get(keyEpoch) != nil {
+		return nil
 	}
 	e := make([]byte, 8)
 	if _, err := rand.Read(e); err != nil {
-		return "", err
+		return err
 	}
-	return hex.EncodeToString(e), b.Put(keyEpoch, e)
+	return b.Put(keyEpoch, e)
 }
 
-func readSpoolState(tx *bolt.Tx) (spoolState, error) {
+func readSpoolState(tx *bolt.Tx) spoolState {
 	b := tx.Bucket(bucketSpool)
 	get := func(k []byte) int64 {
 		v := b.Get(k)
@@ -93,10 +92,9 @@ func readSpoolState(tx *bolt.Tx) (spoolState, error) {
 		}
 		return int64(binary.BigEndian.Uint64(v))
 	}
-	st := spoolState{records: get(keyRecords), bytes: get(keyBytes),
-		droppedTotal: get(keyDroppedTotal), droppedReported: get(keyDroppedReported)}
-	st.oldest = oldestSpooled(tx)
-	return st, nil
+	return spoolState{records: get(keyRecords), bytes: get(keyBytes),
+		droppedTotal: get(keyDroppedTotal), droppedReported: get(keyDroppedReported),
+		oldest: oldestSpooled(tx)}
 }
 
 func writeSpoolState(tx *bolt.Tx, st *spoolState) error {
@@ -126,16 +124,16 @@ func oldestSpooled(tx *bolt.Tx) int64 {
 // ErrNoSpace) nothing of recs is stored and nothing already stored is
 // lost; the caller counts len(recs) as not spooled.
 func (db *DB) AppendReports(recs [][]byte) (dropped int, err error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
 	db.spoolMu.Lock()
 	defer db.spoolMu.Unlock()
 	keep, dropped := db.fitBatch(recs)
 	now := db.opts.Now().UnixNano()
 	var st spoolState
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		var err error
-		if st, err = readSpoolState(tx); err != nil {
-			return err
-		}
+		st = readSpoolState(tx)
 		b := tx.Bucket(bucketReports)
 		evicted, err := db.evict(b, &st, keep)
 		if err != nil {
@@ -228,10 +226,7 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 func (db *DB) PeekReports(limit int) (ReportBatch, error) {
 	batch := ReportBatch{epoch: db.epoch}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		st, err := readSpoolState(tx)
-		if err != nil {
-			return err
-		}
+		st := readSpoolState(tx)
 		batch.Dropped = st.droppedTotal - st.droppedReported
 		batch.droppedThrough = st.droppedTotal
 		db.collect(tx.Bucket(bucketReports), max(limit, 1), &batch)
@@ -278,10 +273,7 @@ func (db *DB) AckReports(batch ReportBatch) error {
 	defer db.spoolMu.Unlock()
 	var st spoolState
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		var err error
-		if st, err = readSpoolState(tx); err != nil {
-			return err
-		}
+		st = readSpoolState(tx)
 		if err := deleteRange(tx.Bucket(bucketReports), &st, batch); err != nil {
 			return err
 		}
