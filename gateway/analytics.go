@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/edgegate/edgegate/gateway/analytics"
+)
+
+// Headers carrying Gravitee's request and transaction ids.
+const (
+	headerTransactionID = "X-Gravitee-Transaction-Id"
+	headerRequestID     = "X-Gravitee-Request-Id"
+)
+
+// newRecord starts the request's analytics record.
+func (g *Gateway) newRecord(x *exchange) *analytics.Record {
+	r := x.r
+	id := g.ids.next()
+	rec := &analytics.Record{
+		Timestamp:            x.startMs,
+		RequestID:            id,
+		TransactionID:        id,
+		GatewayID:            g.opts.GatewayID,
+		HTTPMethod:           r.Method,
+		RemoteAddress:        x.clientIP(),
+		Host:                 r.Host,
+		URI:                  r.RequestURI,
+		UserAgent:            r.UserAgent(),
+		RequestContentLength: max(r.ContentLength, 0),
+	}
+	if t := r.Header.Get(headerTransactionID); t != "" && len(t) <= 128 {
+		rec.TransactionID = t
+	}
+	if rec.URI == "" {
+		rec.URI = r.URL.RequestURI()
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		rec.LocalAddress = a.String()
+	}
+	return rec
+}
+
+// recordPlan notes the plan, subscription and application chosen.
+func (g *Gateway) recordPlan(x *exchange) {
+	rec := x.rec
+	rec.PlanID = x.plan.id
+	if rec.SecurityType == "" {
+		switch x.plan.security {
+		case "key-less":
+			rec.SecurityType = "KEY_LESS"
+		case "jwt":
+			rec.SecurityType = "JWT"
+		case "mtls":
+			rec.SecurityType = "MTLS"
+		}
+	}
+	if s := x.sub; s != nil {
+		rec.SubscriptionID, rec.ApplicationID = s.id, s.app
+		rec.ClientIdentifier = s.id
+		if s.clientID != "" {
+			rec.ClientIdentifier = s.clientID
+		}
+		return
+	}
+	// Key-less: Gravitee records the unknown application "1" and the
+	// remote address as the subscription.
+	rec.ApplicationID = "1"
+	rec.SubscriptionID = rec.RemoteAddress
+	rec.ClientIdentifier = rec.TransactionID
+}
+
+// finish completes the record and hands it to the recorder.
+func (g *Gateway) finish(x *exchange) {
+	rec := x.rec
+	rec.GatewayResponseTimeMs = g.now().Sub(x.start).Milliseconds()
+	rec.GatewayLatencyMs = max(rec.GatewayResponseTimeMs-rec.EndpointResponseTimeMs, 0)
+	if x.api != nil && !x.api.analytics {
+		return
+	}
+	if g.opts.Recorder != nil {
+		g.opts.Recorder.Record(rec)
+	}
+}

@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+)
+
+// copyBufferSize is the size of the pooled buffers response bodies are
+// copied through.
+const copyBufferSize = 32 << 10
+
+// hopByHop are the headers of one connection, never forwarded (RFC 9110
+// 7.6.1), plus those listed in a Connection header.
+var hopByHop = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// proxy sends x upstream, with failover for idempotent requests, and
+// streams the answer back.
+func (g *Gateway) proxy(x *exchange) {
+	r := x.r
+	if r.ContentLength > x.maxBody {
+		g.fail(x, &failure{http.StatusRequestEntityTooLarge, keyBodyTooLarge, "Request Entity Too Large"})
+		return
+	}
+	body := io.ReadCloser(http.NoBody)
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		body = &limitedBody{rc: r.Body, left: x.maxBody}
+	}
+	grp := x.api.defaultGroup
+	attempts := 1
+	if body == http.NoBody && isIdempotent(r.Method) {
+		attempts += x.api.maxRetries
+	}
+	upgrade := isUpgrade(r.Header)
+	var last *endpoint
+	for i := 0; i < attempts; i++ {
+		ep := grp.pick(last)
+		if ep == nil {
+			g.fail(x, errNoEndpoint)
+			return
+		}
+		last = ep
+		x.rec.Endpoint = ep.target.String()
+		out := x.outbound(ep, body, upgrade)
+		t0 := g.now()
+		resp, err := ep.transport.RoundTrip(out)
+		x.rec.EndpointResponseTimeMs = g.now().Sub(t0).Milliseconds()
+		if err == nil {
+			if upgrade && resp.StatusCode == http.StatusSwitchingProtocols {
+				g.switchProtocols(x, resp)
+				return
+			}
+			g.respond(x, resp)
+			return
+		}
+		if r.Context().Err() != nil {
+			x.rec.Status = statusClientClosed
+			x.rec.ErrorKey = "CLIENT_ABORTED"
+			return
+		}
+		f := upstreamFailure(err)
+		if i+1 < attempts && retriable(err) {
+			g.log.Debug("upstream failed, trying another endpoint", "api", x.api.id, "endpoint", ep.name, "err", err)
+			continue
+		}
+		g.log.Debug("upstream failed", "api", x.api.id, "endpoint", ep.name, "err", err)
+		g.fail(x, f)
+		return
+	}
+}
+
+// outbound builds the upstream request.
+func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *http.Request {
+	r := x.r
+	base := x.route.path[:len(x.route.path)-1]
+	rest := r.URL.Path[len(base):]
+	u := &url.URL{Scheme: ep.target.Scheme, Host: ep.target.Host, RawQuery: x.rawQuery}
+	u.Path = strings.TrimSuffix(ep.target.Path, "/") + rest
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	if r.URL.RawPath != "" {
+		if esc := r.URL.EscapedPath(); strings.HasPrefix(esc, base) {
+			u.RawPath = ep.targetPath + esc[len(base):]
+		}
+	}
+	out := &http.Request{
+		Method: r.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: x.outboundHeader(ep, upgrade), Body: body, ContentLength: r.ContentLength,
+		Host: ep.target.Host,
+	}
+	if body == http.NoBody {
+		out.ContentLength = 0
+	}
+	if ep.hostHeader {
+		out.Host = r.Host
+	}
+	return out.WithContext(r.Context())
+}
+
+// outboundHeader copies the client's headers without the hop-by-hop ones,
+// and adds X-Forwarded-* and Gravitee's ids.
+func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
+	r := x.r
+	h := make(http.Header, len(r.Header)+6)
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if hopByHop[k] || k == x.dropHeader || listedIn(conn, k) {
+			continue
+		}
+		h[k] = vv
+	}
+	if te := r.Header["Te"]; len(te) == 1 && strings.EqualFold(te[0], "trailers") {
+		h["Te"] = te
+	}
+	if upgrade {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = r.Header["Upgrade"]
+	}
+	ip := x.clientIP()
+	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
+		ip = strings.Join(prior, ", ") + ", " + ip
+	}
+	h["X-Forwarded-For"] = []string{ip}
+	if r.TLS != nil {
+		h["X-Forwarded-Proto"] = []string{"https"}
+	} else {
+		h["X-Forwarded-Proto"] = []string{"http"}
+	}
+	h["X-Forwarded-Host"] = []string{r.Host}
+	h[headerTransactionID] = []string{x.rec.TransactionID}
+	h[headerRequestID] = []string{x.rec.RequestID}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // no Go default User-Agent upstream
+	}
+	for _, hv := range ep.headers {
+		h.Set(hv.Name, hv.Value)
+	}
+	return h
+}
+
+// listedIn reports whether header name k is listed in a Connection header.
+func listedIn(conn []string, k string) bool {
+	for _, v := range conn {
+		for _, f := range strings.Split(v, ",") {
+			if textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// respond streams the upstream answer to the client.
+func (g *Gateway) respond(x *exchange, resp *http.Response) {
+	defer resp.Body.Close()
+	h := x.w.Header()
+	conn := resp.Header["Connection"]
+	for k, vv := range resp.Header {
+		if hopByHop[k] || (conn != nil && listedIn(conn, k)) {
+			continue
+		}
+		h[k] = vv
+	}
+	h[headerTransactionID] = []string{x.rec.TransactionID}
+	h[headerRequestID] = []string{x.rec.RequestID}
+	x.runResponsePolicies(resp.StatusCode, h)
+	if len(resp.Trailer) > 0 {
+		names := make([]string, 0, len(resp.Trailer))
+		for k := range resp.Trailer {
+			names = append(names, k)
+		}
+		h["Trailer"] = []string{strings.Join(names, ", ")}
+	}
+	x.w.WriteHeader(resp.StatusCode)
+	x.rec.Status = resp.StatusCode
+	n, err := g.copyBody(x, resp)
+	x.rec.ResponseContentLength = n
+	if err != nil {
+		// The upstream broke mid-body: the client must not take a truncated
+		// body for a whole one, so the connection (or stream) is reset.
+		g.log.Debug("upstream body", "api", x.api.id, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	if x.capture != nil {
+		x.capture.done(resp.StatusCode, h)
+	}
+}
+
+// copyBody copies the body through a pooled buffer, flushing each chunk of
+// a body of unknown length (streams, server-sent events).
+func (g *Gateway) copyBody(x *exchange, resp *http.Response) (int64, error) {
+	if x.r.Method == http.MethodHead {
+		return 0, nil
+	}
+	bp := g.bufs.Get().(*[]byte)
+	defer g.bufs.Put(bp)
+	buf := *bp
+	flusher, _ := x.w.(http.Flusher)
+	stream := resp.ContentLength < 0 && flusher != nil
+	var n int64
+	for {
+		nr, rerr := resp.Body.Read(buf)
+		if nr > 0 {
+			if x.capture != nil {
+				x.capture.add(buf[:nr])
+			}
+			nw, werr := x.w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, nil // the client went away; nothing to tell it
+			}
+			if stream {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+func isIdempotent(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// limitedBody stops a request body at the size limit.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+var errBodyTooLarge = errors.New("request body larger than the limit")
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// Read one byte more to tell "exactly at the limit" from "over it".
+		var one [1]byte
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
