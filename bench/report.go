@@ -164,7 +164,7 @@ func (r *Report) notMeasured(target, name string) Verdict {
 	if why == "" {
 		why = name + " was not measured"
 	}
-	return Verdict{Target: target, Status: "NOT MEASURED", Detail: why}
+	return Verdict{Target: target, Status: "NOT MEASURED", Detail: oneLine(why)}
 }
 
 func (r *Report) keylessVerdict() Verdict {
