@@ -1,0 +1,205 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/edgegate/edgegate/gateway"
+	"github.com/edgegate/edgegate/persist"
+	"github.com/edgegate/edgegate/provisioning"
+)
+
+// restoreSnapshot serves the last good snapshot, before any network call.
+// Problems are logged and flagged; they never stop the start.
+func (n *node) restoreSnapshot() *configState {
+	snap, err := n.db.LoadSnapshot()
+	switch {
+	case errors.Is(err, persist.ErrNoSnapshot):
+		n.log.Info("no snapshot yet; not ready until the first configuration arrives")
+		return nil
+	case err != nil:
+		n.log.Error("the configuration snapshot is unusable and was ignored; waiting for the cloud gate", "err", err)
+		n.status.update(func(s *SyncStatus) {
+			if s.SnapshotRecovered == "" {
+				s.SnapshotRecovered = err.Error()
+			}
+		})
+		n.status.flag("snapshot ignored: " + err.Error())
+		return nil
+	}
+	st, err := stateFromParts(snap.Revision, snap.Organization, snap.Environment, snap.APIs, snap.Subscriptions)
+	if err == nil {
+		err = n.app.apply(st, SourceSnapshot)
+	}
+	if err != nil {
+		n.log.Error("the configuration snapshot does not compile and was ignored; waiting for the cloud gate", "revision", snap.Revision, "err", err)
+		n.status.flag("snapshot ignored: " + err.Error())
+		return nil
+	}
+	n.log.Info("serving the snapshot until the cloud gate answers", "revision", snap.Revision, "savedAt", snap.SavedAt)
+	return st
+}
+
+// parts are the goroutine-owning components started by serve.
+type parts struct {
+	syncer  *Syncer
+	local   *LocalSource
+	up      *Uploader
+	licDone chan struct{}
+	cancel  context.CancelFunc
+}
+
+// serve starts everything, blocks until ctx is done or the listeners fail,
+// and shuts down in order.
+func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
+	admin, err := n.adminListen()
+	if err != nil {
+		return err
+	}
+	p, err := n.start(ctx, lic)
+	if err != nil {
+		admin.Close()
+		return err
+	}
+	srv, adminDone, err := n.serveAdmin(admin, p)
+	if err != nil {
+		admin.Close()
+		n.stop(p, nil)
+		return err
+	}
+	if n.opts.Ready != nil {
+		n.opts.Ready(admin.Addr().String())
+	}
+	serveErr := n.gw.Serve(ctx, gateway.Listeners{
+		HTTP: n.opts.Listen, TLS: n.opts.TLSListen, CertFile: n.opts.TLSCert, KeyFile: n.opts.TLSKey,
+	})
+	n.stop(p, srv)
+	<-adminDone
+	if serveErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("listeners: %w", serveErr)
+	}
+	return nil
+}
+
+// start brings up the configuration source, the report writer and uploader.
+func (n *node) start(ctx context.Context, lic *licenseGuard) (*parts, error) {
+	p := &parts{}
+	var bg context.Context
+	bg, p.cancel = context.WithCancel(context.Background())
+	n.rep.Start()
+	if n.token != nil {
+		if err := n.connect(); err != nil {
+			p.cancel()
+			n.rep.Shutdown()
+			return nil, err
+		}
+		p.up = newUploader(n.rep, n.client, n.gatewayID(), n.log)
+		p.up.Start(bg)
+	}
+	if lic != nil {
+		p.licDone = make(chan struct{})
+		go lic.run(bg, p.licDone)
+	}
+	if n.opts.APIsDir != "" {
+		p.local = newLocalSource(n.opts.APIsDir, n.app, n.status, n.log, 0)
+		if err := p.local.Load(); err != nil {
+			n.log.Error("some api definitions were refused", "err", err)
+			n.status.failed(err, time.Now(), time.Time{})
+		}
+		p.local.Start(bg)
+		return p, nil
+	}
+	cur := n.restoreSnapshot()
+	p.syncer = newSyncer(n.client, n.app, n.status, n.log, cur)
+	p.syncer.Start(bg)
+	return p, nil
+}
+
+// connect builds the gate client from the token.
+func (n *node) connect() error {
+	if err := n.token.Check(time.Now()); errors.Is(err, provisioning.ErrTokenExpired) {
+		n.log.Error("the cloud token has expired: the gate will refuse it; serving the snapshot meanwhile", "err", err)
+	}
+	base := n.token.GateURL(n.opts.GateDomain)
+	c, err := NewGateClient(base, n.token.Raw, n.token.Claims.GateCA, n.identity)
+	if err != nil {
+		return fmt.Errorf("cloud gate: %w", err)
+	}
+	n.client = c
+	n.status.update(func(s *SyncStatus) { s.Gate, s.Environment = base, n.env })
+	n.log.Info("cloud gate", "url", base, "org", n.token.Claims.Org, "environment", n.env, "gatewayId", n.gatewayID(), "pinned", n.token.Claims.GateCA != "")
+	return nil
+}
+
+// serveAdmin runs the node API on l until stop shuts the server down.
+func (n *node) serveAdmin(l net.Listener, p *parts) (*http.Server, chan struct{}, error) {
+	api := &nodeAPI{ready: n.gw.Ready, status: n.status, rep: n.rep, up: p.up}
+	m, err := newMetrics(api)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics: %w", err)
+	}
+	api.metrics = m
+	srv := &http.Server{
+		Handler:           api.handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("node API stopped", "err", err)
+		}
+	}()
+	n.log.Info("node API listening", "addr", l.Addr().String())
+	return srv, done, nil
+}
+
+// stop shuts everything down in order: configuration sources, the license
+// guard and the uploader; then the queue is flushed into the spool, one
+// bounded upload is tried and the node API closes.
+func (n *node) stop(p *parts, admin *http.Server) {
+	if p.syncer != nil {
+		p.syncer.Shutdown()
+	}
+	if p.local != nil {
+		p.local.Shutdown()
+	}
+	p.cancel()
+	if p.licDone != nil {
+		<-p.licDone
+	}
+	if p.up != nil {
+		p.up.Shutdown()
+	}
+	n.rep.Shutdown()
+	st := n.db.SpoolStats()
+	n.log.Info("report queue flushed into the spool", "spooled", st.Records)
+	if p.up != nil && st.Records > 0 {
+		d := n.opts.ShutdownUpload
+		if d <= 0 {
+			d = 3 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		if err := p.up.Flush(ctx); err != nil {
+			n.log.Info("last report upload did not finish; the records stay in the spool for the next start", "err", err)
+		}
+		cancel()
+	}
+	if n.client != nil {
+		n.client.Close()
+	}
+	if admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := admin.Shutdown(ctx); err != nil {
+			n.log.Warn("node API shutdown", "err", err)
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,90 @@
+package controlplane
+
+import (
+	"sync"
+	"time"
+)
+
+// Configuration sources reported by /_node/sync and the sync_source metric.
+const (
+	SourceNone     = ""
+	SourceGate     = "gate"
+	SourceSnapshot = "snapshot"
+	SourceLocal    = "local"
+)
+
+// SyncStatus is the JSON of GET /_node/sync.
+type SyncStatus struct {
+	Source      string     `json:"source"`
+	Revision    int64      `json:"revision"`
+	Gate        string     `json:"gate,omitempty"`
+	Environment string     `json:"environment,omitempty"`
+	LastSuccess *time.Time `json:"lastSuccess"`
+	LastError   string     `json:"lastError"`
+	LastErrorAt *time.Time `json:"lastErrorAt"`
+	NextAttempt *time.Time `json:"nextAttempt"`
+	// SnapshotRecovered says what was wrong with the state file or snapshot
+	// found at start ("" when nothing was).
+	SnapshotRecovered string   `json:"snapshotRecovered,omitempty"`
+	Flags             []string `json:"flags,omitempty"`
+	SyncErrors        int64    `json:"syncErrors"`
+	License           License  `json:"license"`
+}
+
+// License is the license part of SyncStatus.
+type License struct {
+	Required  bool       `json:"required"`
+	Valid     bool       `json:"valid"`
+	ID        string     `json:"id,omitempty"`
+	Tier      string     `json:"tier,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	Warning   string     `json:"warning,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+// status is the shared, mutex-guarded view of the control plane's state.
+type status struct {
+	mu sync.Mutex
+	s  SyncStatus
+}
+
+func (st *status) snapshot() SyncStatus {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.s
+	s.Flags = append([]string(nil), st.s.Flags...)
+	return s
+}
+
+func (st *status) update(f func(s *SyncStatus)) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	f(&st.s)
+}
+
+func (st *status) applied(source string, rev int64, now time.Time) {
+	st.update(func(s *SyncStatus) {
+		s.Source, s.Revision = source, rev
+		if source != SourceSnapshot {
+			s.LastSuccess = &now
+		}
+	})
+}
+
+func (st *status) succeeded(now time.Time) {
+	st.update(func(s *SyncStatus) { s.LastSuccess, s.NextAttempt = &now, nil })
+}
+
+func (st *status) failed(err error, now, next time.Time) {
+	st.update(func(s *SyncStatus) {
+		s.LastError, s.LastErrorAt = err.Error(), &now
+		s.SyncErrors++
+		if !next.IsZero() {
+			s.NextAttempt = &next
+		}
+	})
+}
+
+func (st *status) flag(f string) {
+	st.update(func(s *SyncStatus) { s.Flags = append(s.Flags, f) })
+}

@@ -1,0 +1,158 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Uploader timing and sizes.
+const (
+	uploadBatch      = 1000
+	uploadMinBackoff = time.Second
+	uploadMaxBackoff = 30 * time.Second
+	uploadIdle       = 2 * time.Second // how often an idle uploader looks at the spool anyway
+)
+
+// Uploader drains the report spool to the gate's /reports: oldest batch
+// first, gzip, the batch id as Idempotency-Key, and the batch is deleted
+// from the spool only after a 2xx acknowledgement. Failures back off
+// exponentially with jitter and honour Retry-After.
+type Uploader struct {
+	rep       *Reporter
+	client    *GateClient
+	gatewayID string
+	log       *slog.Logger
+
+	errors      atomic.Int64
+	sentDropped int64 // reporter drops already acknowledged by the gate; loop goroutine only
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// newUploader returns an Uploader for rep's spool.
+func newUploader(rep *Reporter, c *GateClient, gatewayID string, log *slog.Logger) *Uploader {
+	return &Uploader{rep: rep, client: c, gatewayID: gatewayID, log: log}
+}
+
+// Start runs the upload loop until Shutdown.
+func (u *Uploader) Start(ctx context.Context) {
+	ctx, u.cancel = context.WithCancel(ctx)
+	u.done = make(chan struct{})
+	go u.run(ctx)
+}
+
+// Shutdown stops the loop and waits for it.
+func (u *Uploader) Shutdown() {
+	if u.cancel == nil {
+		return
+	}
+	u.cancel()
+	<-u.done
+}
+
+func (u *Uploader) run(ctx context.Context) {
+	defer close(u.done)
+	b := NewBackoff(uploadMinBackoff, uploadMaxBackoff)
+	var lastErr string
+	for ctx.Err() == nil {
+		n, err := u.upload1(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			d := b.Next()
+			var se *StatusError
+			if errors.As(err, &se) && se.RetryAfter > 0 {
+				d = se.RetryAfter
+			}
+			lastErr = u.logFailure(err, lastErr, d)
+			sleep(ctx, d)
+			continue
+		}
+		b.Reset()
+		if lastErr != "" {
+			u.log.Info("report upload works again")
+			lastErr = ""
+		}
+		if n == 0 {
+			u.idle(ctx)
+		}
+	}
+}
+
+func (u *Uploader) idle(ctx context.Context) {
+	t := time.NewTimer(uploadIdle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-u.rep.notify:
+	case <-t.C:
+	}
+}
+
+func (u *Uploader) logFailure(err error, last string, d time.Duration) string {
+	u.errors.Add(1)
+	if msg := err.Error(); msg != last {
+		u.log.Warn("report upload failed; the records stay in the spool", "err", err, "retryIn", d.Round(time.Millisecond))
+		return msg
+	}
+	return last
+}
+
+// reportBatch is wire.ReportBatch with the records kept as the spooled JSON,
+// so they are not decoded and encoded again.
+type reportBatch struct {
+	BatchID   string            `json:"batchId"`
+	GatewayID string            `json:"gatewayId"`
+	Dropped   int64             `json:"dropped,omitempty"`
+	Records   []json.RawMessage `json:"records"`
+}
+
+// upload1 sends the oldest spooled batch, if any, and returns how many
+// records the gate acknowledged.
+func (u *Uploader) upload1(ctx context.Context) (int, error) {
+	db := u.rep.db
+	batch, err := db.PeekReports(uploadBatch)
+	if err != nil {
+		return 0, fmt.Errorf("read the spool: %w", err)
+	}
+	if len(batch.Records) == 0 {
+		return 0, nil
+	}
+	// persist counts what the spool dropped; the reporter what never
+	// reached it.
+	memDropped := u.rep.memDropped()
+	body := reportBatch{BatchID: batch.ID, GatewayID: u.gatewayID, Dropped: batch.Dropped + memDropped - u.sentDropped, Records: make([]json.RawMessage, len(batch.Records))}
+	for i, r := range batch.Records {
+		body.Records[i] = r
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return 0, fmt.Errorf("encode report batch: %w", err)
+	}
+	if err := u.client.PostReports(ctx, batch.ID, data); err != nil {
+		return 0, err
+	}
+	u.sentDropped = memDropped
+	if err := db.AckReports(batch); err != nil {
+		return 0, fmt.Errorf("remove acknowledged batch %s from the spool: %w", batch.ID, err)
+	}
+	return len(batch.Records), nil
+}
+
+// Flush uploads what the spool holds until it is empty, an upload fails or
+// ctx is done (the bounded last attempt at shutdown).
+func (u *Uploader) Flush(ctx context.Context) error {
+	for {
+		n, err := u.upload1(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
