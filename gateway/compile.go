@@ -35,7 +35,8 @@ func (rt *Runtime) APIs() []string {
 type apiRuntime struct {
 	id, name       string
 	plans          []*planRuntime // token plans first, key-less last
-	keys           map[string]*subscription
+	keys           map[string]*subscription // API key → subscription
+	clients        map[clientKey]*subscription
 	flows          []*flow
 	bestMatch      bool
 	matchRequired  bool
@@ -170,7 +171,17 @@ func attachSubscriptions(apis []*apiRuntime, subs []wire.Subscription) error {
 			continue
 		}
 		p := a.plan(s.Plan)
-		if p == nil || s.Key == "" {
+		if p == nil {
+			continue
+		}
+		if s.ClientID != "" && p.apiKey == nil {
+			if a.clients == nil {
+				a.clients = make(map[clientKey]*subscription)
+			}
+			a.clients[clientKey{p, s.ClientID}] = &subscription{id: s.ID, app: s.Application, clientID: s.ClientID, plan: p,
+				status: s.Status, startMs: s.StartingAt, endMs: s.EndingAt}
+		}
+		if s.Key == "" {
 			continue
 		}
 		if a.keys == nil {
@@ -183,6 +194,19 @@ func attachSubscriptions(apis []*apiRuntime, subs []wire.Subscription) error {
 			status: s.Status, startMs: s.StartingAt, endMs: s.EndingAt}
 	}
 	return nil
+}
+
+// clientKey finds jwt and mtls subscriptions: the plan and the client id.
+type clientKey struct {
+	plan     *planRuntime
+	clientID string
+}
+
+func (a *apiRuntime) clientSubscription(p *planRuntime, clientID string) *subscription {
+	if clientID == "" {
+		return nil
+	}
+	return a.clients[clientKey{p, clientID}]
 }
 
 func (a *apiRuntime) plan(id string) *planRuntime {

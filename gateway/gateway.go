@@ -63,6 +63,9 @@ type Gateway struct {
 	blocked atomic.Pointer[string]
 	ids     idGenerator
 	quotas  *quotaStore
+	jwksMu  sync.Mutex
+	jwks    map[string]*jwksCache // by URL; shared by runtimes so caches survive swaps
+	client  *http.Client          // JWKS fetches
 	bufs    sync.Pool
 
 	bgMu     sync.Mutex
@@ -83,6 +86,10 @@ func New(opts Options) (*Gateway, error) {
 		g.now = time.Now
 	}
 	g.ids.init()
+	g.jwks = map[string]*jwksCache{}
+	g.client = &http.Client{Timeout: jwksFetchTimeout, Transport: &http.Transport{
+		Proxy: nil, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute, TLSHandshakeTimeout: jwksFetchTimeout,
+	}}
 	g.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	q, err := newQuotaStore(opts.Counters, g.log)
 	if err != nil {
