@@ -34,7 +34,7 @@ func (rt *Runtime) APIs() []string {
 // apiRuntime is one compiled API.
 type apiRuntime struct {
 	id, name       string
-	plans          []*planRuntime // token plans first, key-less last
+	plans          []*planRuntime           // token plans first, key-less last
 	keys           map[string]*subscription // API key → subscription
 	clients        map[clientKey]*subscription
 	flows          []*flow
