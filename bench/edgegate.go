@@ -5,17 +5,11 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
 
 // The edgegate setups the harness measures.
 const (
-	// BenchAPIKey is the API key of the api-key scenario's subscription.
-	BenchAPIKey = "edgebench-0123456789abcdef"
-	// SubscriptionsFile is where `edgegate run --apis-dir` reads local
-	// subscriptions (API keys) from, next to the definitions.
-	SubscriptionsFile = "subscriptions.json"
 	// rateLimit is the api-key scenario's limit per second: far above what
 	// one core can serve, so the policy does all its work and never refuses.
 	rateLimit = 100_000_000
@@ -53,16 +47,6 @@ func APIKeyAPI(id, contextPath, backend string) *apidef.API {
 	return a
 }
 
-// APIKeySubscription subscribes an application to api's api-key plan with
-// BenchAPIKey.
-func APIKeySubscription(api *apidef.API) wire.Subscription {
-	return wire.Subscription{
-		ID: api.ID + "-sub", API: api.ID, Plan: api.Plans[0].ID,
-		Application: "edgebench", ApplicationName: "edgebench",
-		Key: BenchAPIKey, Status: wire.SubAccepted,
-	}
-}
-
 func baseAPI(id, contextPath, backend string) *apidef.API {
 	// backend is a loopback host:port, which needs no JSON escaping.
 	target := json.RawMessage(`{"target":"http://` + backend + `"}`)
@@ -83,29 +67,27 @@ func baseAPI(id, contextPath, backend string) *apidef.API {
 	}
 }
 
-// WriteAPIsDir writes one file per definition (ID.json) into dir, and the
-// subscriptions, if any, into dir/SubscriptionsFile. Every definition is
-// validated first, so a harness bug shows as a clear error here rather than
-// as a gateway that refuses to start.
-func WriteAPIsDir(dir string, apis []*apidef.API, subs []wire.Subscription) error {
+// WriteAPIsDir writes one file per definition (ID.json) into dir, for
+// `edgegate run --apis-dir` or `cloudgate api import`.
+func WriteAPIsDir(dir string, apis []*apidef.API) error {
 	for _, a := range apis {
-		if err := a.Validate(); err != nil {
-			return fmt.Errorf("generated definition %s: %w", a.ID, err)
-		}
-		b, err := json.MarshalIndent(a, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode definition %s: %w", a.ID, err)
-		}
-		if err := writeFile(filepath.Join(dir, a.ID+".json"), string(b)+"\n"); err != nil {
+		if err := WriteAPI(filepath.Join(dir, a.ID+".json"), a); err != nil {
 			return err
 		}
 	}
-	if len(subs) == 0 {
-		return nil
+	return nil
+}
+
+// WriteAPI validates a and writes it to path. Validating first makes a
+// harness bug a clear error here rather than a gateway that refuses to
+// start.
+func WriteAPI(path string, a *apidef.API) error {
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("generated definition %s: %w", a.ID, err)
 	}
-	b, err := json.MarshalIndent(subs, "", "  ")
+	b, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode subscriptions: %w", err)
+		return fmt.Errorf("encode definition %s: %w", a.ID, err)
 	}
-	return writeFile(filepath.Join(dir, SubscriptionsFile), string(b)+"\n")
+	return writeFile(path, string(b)+"\n")
 }

@@ -1,53 +1,41 @@
 package bench
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
-	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
 
-// TestEdgegateConfig writes each edgegate target's apis directory and reads
-// it back with the gateway's own strict parser.
-func TestEdgegateConfig(t *testing.T) {
+// TestGeneratedDefinitions writes each edgegate target's definitions and
+// reads them back with the gateway's own strict parser.
+func TestGeneratedDefinitions(t *testing.T) {
 	for _, tc := range []struct {
 		target   string
-		apis     int
-		subs     int
+		apis     []*apidef.API
 		path     string
-		header   bool
 		security string
+		policy   string
 	}{
-		{Edgegate, 1, 0, "/bench/", false, apidef.SecurityKeyless},
-		{EdgegateAPIKey, 1, 1, "/bench/", true, apidef.SecurityAPIKey},
-		{Edgegate1000APIs, ManyAPIs, 0, "/api-500/", false, apidef.SecurityKeyless},
+		{Edgegate, keylessAPIs(&Target{Name: Edgegate}, "127.0.0.1:9"), "/bench", apidef.SecurityKeyless, ""},
+		{Edgegate1000APIs, keylessAPIs(&Target{Name: Edgegate1000APIs}, "127.0.0.1:9"), "/api-0", apidef.SecurityKeyless, ""},
+		{EdgegateAPIKey, []*apidef.API{APIKeyAPI("bench-apikey", "/bench", "127.0.0.1:9")}, "/bench", apidef.SecurityAPIKey, "rate-limit"},
 	} {
 		t.Run(tc.target, func(t *testing.T) {
-			tg := &Target{Name: tc.target, Path: "/bench/"}
-			apis, subs := edgegateConfig(tg, "127.0.0.1:9")
 			dir := t.TempDir()
-			if err := WriteAPIsDir(dir, apis, subs); err != nil {
+			if err := WriteAPIsDir(dir, tc.apis); err != nil {
 				t.Fatal(err)
-			}
-			if tg.Path != tc.path || (tg.Header != "") != tc.header {
-				t.Errorf("path %q header %q; want %q, header %v", tg.Path, tg.Header, tc.path, tc.header)
 			}
 			files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantFiles := tc.apis
-			if tc.subs > 0 {
-				wantFiles++
+			if len(files) != len(tc.apis) {
+				t.Fatalf("%d files, want %d", len(files), len(tc.apis))
 			}
-			if len(files) != wantFiles {
-				t.Fatalf("%d files, want %d", len(files), wantFiles)
-			}
-			b, err := os.ReadFile(filepath.Join(dir, apis[0].ID+".json"))
+			b, err := os.ReadFile(filepath.Join(dir, tc.apis[0].ID+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,28 +43,16 @@ func TestEdgegateConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the gateway's parser refuses a generated definition: %v", err)
 			}
+			if got := a.Listeners[0].Paths[0].Path; got != tc.path {
+				t.Errorf("context path %q, want %q", got, tc.path)
+			}
 			if got := a.Plans[0].Security.Type; got != tc.security {
 				t.Errorf("plan security %q, want %q", got, tc.security)
 			}
-			if tc.subs > 0 {
-				checkSubscriptions(t, dir, a)
+			if tc.policy != "" && (len(a.Plans[0].Flows) != 1 || a.Plans[0].Flows[0].Request[0].Policy != tc.policy) {
+				t.Errorf("plan flows %+v, want one %s step", a.Plans[0].Flows, tc.policy)
 			}
 		})
-	}
-}
-
-func checkSubscriptions(t *testing.T, dir string, a *apidef.API) {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, SubscriptionsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subs []wire.Subscription
-	if err := json.Unmarshal(b, &subs); err != nil {
-		t.Fatal(err)
-	}
-	if len(subs) != 1 || subs[0].Key != BenchAPIKey || subs[0].API != a.ID || subs[0].Plan != a.Plans[0].ID || subs[0].Status != wire.SubAccepted {
-		t.Errorf("subscriptions = %+v", subs)
 	}
 }
 
@@ -84,7 +60,7 @@ func TestWriteAPIsDirRefusesInvalid(t *testing.T) {
 	bad := KeylessAPI("bad", "/x", "127.0.0.1:9", false)
 	bad.EndpointGroups = nil
 	dir := t.TempDir()
-	if err := WriteAPIsDir(dir, []*apidef.API{bad}, nil); err == nil {
+	if err := WriteAPIsDir(dir, []*apidef.API{bad}); err == nil {
 		t.Fatal("an invalid definition was written")
 	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
@@ -92,8 +68,12 @@ func TestWriteAPIsDirRefusesInvalid(t *testing.T) {
 	}
 }
 
-func TestManyAPIsDistinctPaths(t *testing.T) {
-	apis, _ := edgegateConfig(&Target{Name: Edgegate1000APIs}, "127.0.0.1:9")
+func TestManyAPIs(t *testing.T) {
+	tg := &Target{Name: Edgegate1000APIs}
+	apis := keylessAPIs(tg, "127.0.0.1:9")
+	if len(apis) != ManyAPIs {
+		t.Fatalf("%d APIs, want %d", len(apis), ManyAPIs)
+	}
 	seen := map[string]bool{}
 	for _, a := range apis {
 		p := a.Listeners[0].Paths[0].Path
@@ -102,7 +82,7 @@ func TestManyAPIsDistinctPaths(t *testing.T) {
 		}
 		seen[p] = true
 	}
-	if !seen["/api-"+strconv.Itoa(ManyAPIs/2)] {
-		t.Error("the measured path is not deployed")
+	if want := "/api-" + strconv.Itoa(ManyAPIs/2) + "/"; tg.Path != want || !seen[want[:len(want)-1]] {
+		t.Errorf("measured path %q, want %q and deployed", tg.Path, want)
 	}
 }

@@ -32,8 +32,8 @@ type Report struct {
 	Summaries []Summary
 	// Skipped maps a target that could not start to the reason.
 	Skipped map[string]string
-	// EdgegateError is why cmd/edgegate could not be built, if it could not.
-	EdgegateError string
+	// BuildErrors say why cmd/edgegate or cmd/cloudgate could not be built.
+	BuildErrors []string
 }
 
 func (r *Report) summarize(names []string) {
@@ -55,10 +55,10 @@ func (r *Report) summary(name string) (Summary, bool) {
 
 // Table is the results as a Markdown table.
 func (r *Report) Table() string {
-	rows := [][]string{{"target", "rps", "× nginx", "CPU µs/req", "CPU × nginx", "RSS MiB", "p50", "p99", "p50 added vs direct", "errors"}}
+	rows := [][]string{{"target", "rps", "× nginx", "CPU µs/req", "CPU × nginx", "core use", "RSS MiB", "p50", "p99", "p50 added vs direct", "errors"}}
 	for _, s := range r.Summaries {
 		rows = append(rows, []string{
-			s.Target, num(s.RPS, 0), num(s.RPSRatio, 2), num(nonZero(s.CPUus), 1), num(s.CPURatio, 2),
+			s.Target, num(s.RPS, 0), num(s.RPSRatio, 2), num(nonZero(s.CPUus), 1), num(s.CPURatio, 2), percent(s.CoreUse),
 			num(nonZero(s.RSSMiB), 1), micros(s.P50), micros(s.P99), signedMicros(s.P50Added, s.Target == Direct),
 			fmt.Sprint(s.Errors),
 		})
@@ -125,6 +125,13 @@ func num(v float64, prec int) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.*f", prec, v)
+}
+
+func percent(v float64) string {
+	if v == 0 || math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
 }
 
 func micros(d time.Duration) string {

@@ -24,8 +24,9 @@ type Options struct {
 	// Targets to measure, from AllTargets; empty means all. Direct and
 	// Nginx are always added: ratios and added latency need them.
 	Targets []string
-	// Edgegate is an edgegate binary to use; empty builds ./cmd/edgegate.
-	Edgegate string
+	// Edgegate and Cloudgate are binaries to use; empty builds them from
+	// ./cmd/edgegate and ./cmd/cloudgate.
+	Edgegate, Cloudgate string
 	// WorkDir keeps configurations and logs; empty uses a temporary
 	// directory that is removed afterwards.
 	WorkDir string
@@ -150,14 +151,20 @@ func prepare(ctx context.Context, o Options, dir string, rep *Report) (env, erro
 	if err := build(ctx, goCmd, root, "./bench/cmd/benchproxy", e.benchproxy); err != nil {
 		return e, err
 	}
-	e.edgegate = o.Edgegate
-	if e.edgegate == "" {
-		out := filepath.Join(dir, "bin", "edgegate")
-		fmt.Fprintln(o.Log, "building cmd/edgegate")
-		if err := build(ctx, goCmd, root, "./cmd/edgegate", out); err != nil {
-			rep.EdgegateError = err.Error()
+	e.edgegate, e.cloudgate = o.Edgegate, o.Cloudgate
+	for _, b := range []struct {
+		path *string
+		name string
+	}{{&e.edgegate, "edgegate"}, {&e.cloudgate, "cloudgate"}} {
+		if *b.path != "" {
+			continue
+		}
+		out := filepath.Join(dir, "bin", b.name)
+		fmt.Fprintf(o.Log, "building cmd/%s\n", b.name)
+		if err := build(ctx, goCmd, root, "./cmd/"+b.name, out); err != nil {
+			rep.BuildErrors = append(rep.BuildErrors, err.Error())
 		} else {
-			e.edgegate = out
+			*b.path = out
 		}
 	}
 	if rep.CPUs >= 2 {
@@ -207,8 +214,11 @@ func startTargets(ctx context.Context, e env, names []string, rep *Report) []*Ta
 
 func stopAll(backend *process, ts []*Target, log io.Writer) {
 	for _, t := range ts {
-		if t.proc != nil {
-			if err := t.proc.stop(5 * time.Second); err != nil {
+		for _, p := range []*process{t.proc, t.aux} {
+			if p == nil {
+				continue
+			}
+			if err := p.stop(5 * time.Second); err != nil {
 				fmt.Fprintf(log, "stop %s: %v\n", t.Name, err)
 			}
 		}
@@ -240,8 +250,8 @@ func rounds(ctx context.Context, o Options, ts []*Target, rep *Report) error {
 			}
 			s.Round = r
 			rep.Samples[t.Name] = append(rep.Samples[t.Name], s)
-			fmt.Fprintf(o.Log, "round %d/%d %-18s %8.0f rps %6.1f µs/req %5.1f MiB p50 %v p99 %v (send lag p99 %v) errors %d\n",
-				r+1, o.Rounds, t.Name, s.RPS, s.CPUus, s.RSSMiB, s.P50, s.P99, s.LagP99, s.Errors)
+			fmt.Fprintf(o.Log, "round %d/%d %-18s %8.0f rps %6.1f µs/req (core %3.0f%%) %5.1f MiB p50 %v p99 %v (send lag p99 %v) errors %d\n",
+				r+1, o.Rounds, t.Name, s.RPS, s.CPUus, 100*s.CoreUse, s.RSSMiB, s.P50, s.P99, s.LagP99, s.Errors)
 		}
 	}
 	return nil
@@ -274,6 +284,9 @@ func measure(ctx context.Context, o Options, t *Target) (Sample, error) {
 	s.RPS, s.Requests, s.Errors = w.RPS, w.Requests, w.Non2xx+w.SocketErrors
 	if t.measured() && w.Requests > 0 {
 		s.CPUus = float64(cpu1-cpu0) / float64(time.Microsecond) / float64(w.Requests)
+		if w.Duration > 0 {
+			s.CoreUse = float64(cpu1-cpu0) / float64(w.Duration)
+		}
 		hwm, err := t.tree.HWM()
 		if err != nil {
 			return s, err

@@ -38,6 +38,10 @@ type Sample struct {
 	RPS      float64 // closed-loop requests per second
 	Requests int64   // requests completed in the closed-loop run
 	CPUus    float64 // proxy CPU microseconds per request (0 for direct)
+	// CoreUse is the proxy's CPU time over the closed-loop run's length:
+	// near 1 when it had its core to itself and was the bottleneck; lower
+	// when something else (the client, other work on the machine) was.
+	CoreUse  float64
 	RSSMiB   float64 // proxy VmHWM summed over its process tree (0 for direct)
 	P50, P99 time.Duration
 	LagP99   time.Duration // how late the fixed-rate generator sent (LatencyResult.LagP99)
@@ -53,6 +57,7 @@ type Summary struct {
 	RPSRatio float64 // median of per-round rps / nginx rps; NaN without nginx
 	CPUus    float64
 	CPURatio float64 // median of per-round CPU/req / nginx CPU/req
+	CoreUse  float64
 	RSSMiB   float64 // the largest, not the median: a high-water mark
 	P50, P99 time.Duration
 	// P50Added is the median of per-round (p50 - direct p50); NaN without
@@ -70,14 +75,15 @@ func Summarize(target string, samples, ref, direct []Sample) Summary {
 	s := Summary{Target: target, Rounds: len(samples)}
 	if len(samples) == 0 {
 		nan := math.NaN()
-		s.RPS, s.RPSRatio, s.CPUus, s.CPURatio, s.P50Added = nan, nan, nan, nan, nan
+		s.RPS, s.RPSRatio, s.CPUus, s.CPURatio, s.CoreUse, s.P50Added = nan, nan, nan, nan, nan, nan
 		return s
 	}
 	refs, directs := byRound(ref), byRound(direct)
-	var rps, cpu, p50, p99, rr, cr, added []float64
+	var rps, cpu, use, p50, p99, rr, cr, added []float64
 	for _, x := range samples {
 		rps = append(rps, x.RPS)
 		cpu = append(cpu, x.CPUus)
+		use = append(use, x.CoreUse)
 		p50 = append(p50, float64(x.P50))
 		p99 = append(p99, float64(x.P99))
 		s.RSSMiB = max(s.RSSMiB, x.RSSMiB)
@@ -92,7 +98,7 @@ func Summarize(target string, samples, ref, direct []Sample) Summary {
 			added = append(added, float64(x.P50-d.P50)/float64(time.Microsecond))
 		}
 	}
-	s.RPS, s.CPUus = Median(rps), Median(cpu)
+	s.RPS, s.CPUus, s.CoreUse = Median(rps), Median(cpu), Median(use)
 	s.P50, s.P99 = time.Duration(Median(p50)), time.Duration(Median(p99))
 	s.RPSRatio, s.CPURatio, s.P50Added = Median(rr), Median(cr), Median(added)
 	return s
