@@ -154,6 +154,9 @@ func (c *conn) client() (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read admin token: %w", err)
 	}
+	if t := strings.TrimSpace(string(tok)); t == "" || strings.ContainsAny(t, " \t\r\n") {
+		return nil, fmt.Errorf("%s does not hold an admin token (one line, no spaces); use DATA_DIR/admin-token of the gate", tokenFile)
+	}
 	caFile := c.caFile
 	if caFile == "" {
 		caFile = filepath.Join(filepath.Dir(tokenFile), "ca.pem")

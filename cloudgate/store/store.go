@@ -251,3 +251,12 @@ func (s *Store) notify(org, env string) {
 		delete(s.watchers, k)
 	}
 }
+
+// HasWatchers reports whether anyone waits for the environment's next
+// change (a held /sync long poll, for instance).
+func (s *Store) HasWatchers(org, env string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.watchers[org+"/"+env]
+	return ok
+}

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/edgegate/edgegate/cloudgate/wire"
+	"github.com/edgegate/edgegate/gateway/apidef"
+)
+
+func TestSyncFullThenDelta(t *testing.T) {
+	g := startGate(t)
+	token := g.provision("acme", "prod")
+	id := g.deploy("acme", "prod", "", "/demo")
+
+	status, full, _ := g.sync(token, "")
+	if status != http.StatusOK || !full.Full || full.Revision != 1 || len(full.APIs) != 1 || full.Organization != "acme" || full.Environment != "prod" || full.ServerTime == 0 {
+		t.Fatalf("first sync = %d %+v", status, full)
+	}
+	if a, err := apidef.Parse(full.APIs[0]); err != nil || a.ID != id {
+		t.Fatalf("synced definition %v, %v", a, err)
+	}
+
+	var sub struct{ ID, Key string }
+	g.mgmt("POST", "/orgs/acme/envs/prod/apis/"+id+"/subscriptions", map[string]string{"plan": "apikey", "application": "app"}, http.StatusCreated, &sub)
+	g.mgmt("POST", "/orgs/acme/envs/prod/apis/"+id+"/undeploy", nil, http.StatusOK, nil)
+
+	for _, tc := range []struct {
+		name, query                     string
+		wantStatus                      int
+		wantFull                        bool
+		wantAPIs, wantRemoved, wantSubs int
+		wantRevision                    int64
+	}{
+		{"delta from 1", "?since=1", 200, false, 0, 1, 1, 3},
+		{"delta from 2", "?since=2&wait=0", 200, false, 0, 1, 0, 3},
+		{"nothing new, no wait", "?since=3", 204, false, 0, 0, 0, 0},
+		{"full again", "?since=0", 200, true, 0, 0, 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, r, body := g.sync(token, tc.query)
+			if status != tc.wantStatus {
+				t.Fatalf("status %d %s, want %d", status, body, tc.wantStatus)
+			}
+			if r == nil {
+				return
+			}
+			if r.Full != tc.wantFull || len(r.APIs) != tc.wantAPIs || len(r.RemovedAPIs) != tc.wantRemoved || len(r.Subscriptions) != tc.wantSubs || r.Revision != tc.wantRevision {
+				t.Fatalf("sync%s = %s", tc.query, body)
+			}
+			if tc.wantSubs > 0 && r.Subscriptions[0].Key != sub.Key {
+				t.Fatalf("subscription key %q, want %q", r.Subscriptions[0].Key, sub.Key)
+			}
+		})
+	}
+}
+
+func TestSyncBadParams(t *testing.T) {
+	g := startGate(t)
+	token := g.provision("acme", "prod")
+	for _, q := range []string{"?since=x", "?since=-1", "?wait=soon", "?wait=-3"} {
+		t.Run(q, func(t *testing.T) {
+			status, _, body := g.sync(token, q)
+			var e wire.Error
+			if status != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e.Message == "" {
+				t.Fatalf("sync%s = %d %s, want 400 with a message", q, status, body)
+			}
+		})
+	}
+}
+
+func TestSyncLongPollTimesOutWith204(t *testing.T) {
+	g := startGate(t)
+	token := g.provision("acme", "prod")
+	g.deploy("acme", "prod", "", "/demo")
+	start := time.Now()
+	status, _, body := g.sync(token, "?since=1&wait=1")
+	if status != http.StatusNoContent {
+		t.Fatalf("status %d %s, want 204", status, body)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("answered after %v; the poll was not held", d)
+	}
+}
+
+// TestSyncLongPollWakesOnDeploy holds a long poll, deploys, and checks the
+// poll answers with the deploy well before its wait ends.
+func TestSyncLongPollWakesOnDeploy(t *testing.T) {
+	g := startGate(t)
+	token := g.provision("acme", "prod")
+	g.deploy("acme", "prod", "first", "/first")
+	latency := waitForDeploy(t, g, token, 1, "second", "/second")
+	t.Logf("deploy → held /sync answered in %v", latency)
+	if latency > time.Second {
+		t.Fatalf("deploy reached the waiting gateway in %v, want < 1s", latency)
+	}
+}
+
+// waitForDeploy starts a long poll at since, waits until the gate holds it,
+// deploys api id at path and returns how long after the deploy call the poll
+// answered.
+func waitForDeploy(t testing.TB, g *gate, token string, since int64, id, path string) time.Duration {
+	type result struct {
+		status int
+		r      *wire.SyncResponse
+		at     time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		status, r, _ := g.sync(token, "?since="+strconv.FormatInt(since, 10)+"&wait=20")
+		done <- result{status, r, time.Now()}
+	}()
+	waitHeld(t, g, "acme", "prod")
+	var imp struct{ ID string }
+	g.mgmt("POST", "/orgs/acme/envs/prod/apis", apiJSON(id, path), http.StatusCreated, &imp)
+	start := time.Now()
+	g.mgmt("POST", "/orgs/acme/envs/prod/apis/"+imp.ID+"/deploy", nil, http.StatusOK, nil)
+	select {
+	case res := <-done:
+		if res.status != http.StatusOK || res.r.Full || len(res.r.APIs) != 1 {
+			t.Fatalf("woken poll = %d %+v", res.status, res.r)
+		}
+		return res.at.Sub(start)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the held /sync never answered the deploy")
+		return 0
+	}
+}
+
+// waitHeld polls until a /sync request is waiting on the environment.
+func waitHeld(t testing.TB, g *gate, org, env string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for !g.srv.store.HasWatchers(org, env) {
+		if time.Now().After(deadline) {
+			t.Fatal("no /sync long poll is held")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// BenchmarkDeployToSync measures deploy → held /sync answered (the
+// ns/op is that latency plus the deploy call itself).
+func BenchmarkDeployToSync(b *testing.B) {
+	g := startGate(b)
+	token := g.provision("acme", "prod")
+	g.deploy("acme", "prod", "first", "/first")
+	var worst time.Duration
+	for i := 0; b.Loop(); i++ {
+		d := waitForDeploy(b, g, token, int64(i+1), "api-"+strconv.Itoa(i), "/p"+strconv.Itoa(i))
+		worst = max(worst, d)
+	}
+	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
+}
