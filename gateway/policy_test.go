@@ -242,4 +242,3 @@ func TestMockAndCache(t *testing.T) {
 		t.Fatalf("POST must not be cached")
 	}
 }
-
