@@ -26,6 +26,8 @@ func commands() []command {
 	return []command{
 		{"run", "serve APIs (the appliance's main process)", runCmd},
 		{"version", "print the version", versionCmd},
+		{"provision", "write a provisioning stick image (cloud-token, license.key)", provisionCmd},
+		{"update", "push a new build to an appliance (gokrazy update protocol)", updateCmd},
 	}
 }
 

@@ -1,0 +1,317 @@
+// Package appliance is the edgegate appliance's init (PID 1 on gokrazy) and
+// its gateway launcher with the provisioning watcher.
+//
+// # Boot
+//
+// Init calls gokrazy.Boot, makes sure /perm is usable, then supervises
+// gokrazy's dhcp, ntp and randomd and the gateway launcher (the same binary
+// run as "init gateway", see Launcher). The launcher starts
+// `edgegate run --data-dir /perm/edgegate` as soon as provisioning files are
+// in /perm/edgegate/provisioning, and installs new ones from any FAT
+// partition labelled EDGEGATE or holding an edgegate/ folder, including a
+// stick plugged in later.
+//
+// # Updates and fallback
+//
+// `edgegate update` writes the new root to the inactive partition and the
+// boot partition, then asks gokrazy for a try-once boot (TryFlag) and
+// reboots. The old init's gokrazy.Boot sees the flag, turns it into
+// SwitchedFlag in the boot configuration (so any later boot goes back to
+// the old root) and starts the new root's init. That init runs in trial
+// mode: when the gateway answers /_node/health within the build's trial
+// timeout (or at once on a box that is not provisioned yet), it commits the
+// new root in the boot configuration and reboots into it; otherwise it
+// reboots, and the box comes back on the previous build. A new init that
+// crashes makes the kernel panic and reboot (panic=10): same fallback.
+package appliance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gokrazy/gokrazy"
+	"golang.org/x/sys/unix"
+)
+
+// Paths on the appliance.
+const (
+	ConfigPath      = "/etc/edgegate/appliance.json"
+	PermDir         = "/perm"
+	StateDir        = "/perm/edgegate"
+	ProvisioningDir = "/perm/edgegate/provisioning"
+	GatewayBinary   = "/user/edgegate"
+	InitBinary      = "/gokrazy/init"
+	// GatewayHealthURL is the gateway's node API health endpoint
+	// (the default --admin-listen).
+	GatewayHealthURL = "http://127.0.0.1:18082/_node/health"
+)
+
+// Config is the image's /etc/edgegate/appliance.json (written by images).
+type Config struct {
+	BuildID             string `json:"buildID"`
+	Hostname            string `json:"hostname"`
+	TrialTimeoutSeconds int    `json:"trialTimeoutSeconds"`
+}
+
+// LoadConfig reads the image configuration; a missing file gives defaults.
+func LoadConfig(path string) (Config, error) {
+	c := Config{BuildID: "unknown", TrialTimeoutSeconds: 180}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// BootMode says how this init was started.
+type BootMode int
+
+const (
+	// Normal: the kernel booted the root partition this init runs from.
+	Normal BootMode = iota
+	// Trial: a try-once boot of a new build (this init runs from the root
+	// partition the command line does not name).
+	Trial
+	// TrialFailed: a try-once boot was asked for, but the old init could
+	// not start the new root and went on itself.
+	TrialFailed
+)
+
+func (m BootMode) String() string {
+	return [...]string{"normal", "trial", "trial failed"}[m]
+}
+
+// BootState is what the init knows about this boot.
+type BootState struct {
+	Cmdline     string
+	CmdlineRoot int // the root partition the command line names
+	Running     int // the partition / is mounted from (0 when unknown)
+	BootDevice  string
+	Mode        BootMode
+}
+
+// DetectBootState reads /proc/cmdline and the device of / (via /sys).
+// /proc and /sys must be mounted.
+func DetectBootState() (BootState, error) {
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return BootState{}, err
+	}
+	st := BootState{Cmdline: strings.TrimSpace(string(b))}
+	st.CmdlineRoot = RootPartition(st.Cmdline)
+	part, bootDev, err := runningPartition()
+	if err != nil {
+		return st, err
+	}
+	st.Running, st.BootDevice = part, bootDev
+	st.Mode = ModeOf(st.Cmdline, st.CmdlineRoot, st.Running)
+	return st, nil
+}
+
+// ModeOf decides the boot mode from the command line and the partition the
+// root file system is mounted from.
+func ModeOf(cmdline string, cmdlineRoot, running int) BootMode {
+	if !HasFlag(cmdline, TryFlag) {
+		return Normal
+	}
+	if running != 0 && running != cmdlineRoot {
+		return Trial
+	}
+	return TrialFailed
+}
+
+// runningPartition finds the partition number / is mounted from and the
+// device node of partition 1 (boot) on the same disk.
+func runningPartition() (int, string, error) {
+	var s unix.Stat_t
+	if err := unix.Stat("/", &s); err != nil {
+		return 0, "", err
+	}
+	sysDev := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(s.Dev), unix.Minor(s.Dev))
+	pb, err := os.ReadFile(filepath.Join(sysDev, "partition"))
+	if err != nil {
+		return 0, "", fmt.Errorf("root is not on a partition: %w", err)
+	}
+	part, err := strconv.Atoi(strings.TrimSpace(string(pb)))
+	if err != nil {
+		return 0, "", err
+	}
+	real, err := filepath.EvalSymlinks(sysDev)
+	if err != nil {
+		return part, "", err
+	}
+	disk := filepath.Dir(real)
+	entries, err := os.ReadDir(disk)
+	if err != nil {
+		return part, "", err
+	}
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(disk, e.Name(), "partition")); err == nil && strings.TrimSpace(string(b)) == "1" {
+			return part, "/dev/" + e.Name(), nil
+		}
+	}
+	return part, "", fmt.Errorf("no partition 1 next to %s", real)
+}
+
+// mountEarly mounts /proc and /sys before gokrazy.Boot so the init can
+// decide its mode first; gokrazy treats them as already mounted.
+func mountEarly() {
+	for _, m := range []struct{ src, dst, typ string }{{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}} {
+		if err := syscall.Mount(m.src, m.dst, m.typ, 0, ""); err != nil && !errors.Is(err, syscall.EBUSY) {
+			log.Printf("mount %s: %v", m.dst, err)
+		}
+	}
+}
+
+// Init is the appliance's PID 1. It returns only on a fatal error.
+func Init() error {
+	mountEarly()
+	cfg, err := LoadConfig(ConfigPath)
+	if err != nil {
+		log.Printf("edgegate: %v (using defaults)", err)
+	}
+	st, stErr := DetectBootState()
+	label := cfg.BuildID
+	if st.Mode == Trial {
+		label += " (trial)"
+	}
+	if err := gokrazy.Boot(label); err != nil {
+		return fmt.Errorf("gokrazy boot: %w", err)
+	}
+	con := OpenConsole(false)
+	if stErr != nil {
+		con.Printf("cannot tell which root partition is running (%v); updates fall back on a reboot only", stErr)
+	}
+	con.Printf("edgegate appliance build %s, root partition %d, %s boot", cfg.BuildID, st.Running, st.Mode)
+	ensurePerm(con)
+	services := []*gokrazy.Service{
+		gokrazy.NewService(exec.Command("/gokrazy/dhcp")),
+		gokrazy.NewService(exec.Command("/gokrazy/ntp")),
+		gokrazy.NewService(exec.Command("/gokrazy/randomd")),
+		gokrazy.NewService(exec.Command(InitBinary, "gateway")),
+	}
+	if err := gokrazy.SuperviseServices(services); err != nil {
+		return fmt.Errorf("supervise: %w", err)
+	}
+	ctx := context.Background()
+	switch st.Mode {
+	case Trial:
+		go RunTrial(ctx, con, st, time.Duration(cfg.TrialTimeoutSeconds)*time.Second)
+	default:
+		cleanBootConfig(con, st)
+	}
+	select {} // PID 1 never returns
+}
+
+// cleanBootConfig removes leftover try-once flags after a normal boot (for
+// example the SwitchedFlag after a fallback), keeping the root the kernel
+// booted.
+func cleanBootConfig(con *Console, st BootState) {
+	if st.BootDevice == "" || st.CmdlineRoot == 0 {
+		return
+	}
+	line, err := ReadBootConfig(st.BootDevice)
+	if err != nil {
+		con.Printf("reading the boot configuration: %v", err)
+		return
+	}
+	if !HasFlag(line, TryFlag) && !HasFlag(line, SwitchedFlag) && st.Mode == Normal {
+		return
+	}
+	root := st.CmdlineRoot
+	if st.Mode == TrialFailed {
+		con.Printf("update: the new build's root partition could not be started; staying on this build")
+		root = st.Running
+	}
+	if HasFlag(st.Cmdline, SwitchedFlag) {
+		con.Printf("update: the previous try of a new build failed; running the previous build")
+	}
+	if err := RewriteBootFAT(st.BootDevice, root); err != nil {
+		con.Printf("cleaning the boot configuration: %v", err)
+	}
+}
+
+// ensurePerm checks that /perm is a mounted file system; if it is not (a
+// partition 4 that is not ext4), the gateway runs on a tmpfs so the box
+// still serves, and the console says what to do.
+func ensurePerm(con *Console) {
+	if mounted(PermDir) {
+		if err := os.MkdirAll(StateDir, 0o700); err != nil {
+			con.Printf("/perm: %v", err)
+		}
+		return
+	}
+	con.Printf("WARNING: /perm (partition 4) is not mounted: it is not an ext4 file system. State will NOT survive a reboot. Reflash the image, or format partition 4 with mkfs.ext4 -L perm.")
+	if err := syscall.Mount("tmpfs", PermDir, "tmpfs", 0, "size=64m"); err != nil {
+		con.Printf("/perm: tmpfs: %v", err)
+	}
+	if err := os.MkdirAll(StateDir, 0o700); err != nil {
+		con.Printf("/perm: %v", err)
+	}
+}
+
+// mounted reports whether dir is a mount point (its device differs from
+// its parent's).
+func mounted(dir string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}
+
+// Console writes operator messages to the log (gokrazy's status page) and
+// to the local screen and serial console, so a box without a network still
+// says what is wrong.
+type Console struct {
+	outs []io.Writer
+}
+
+// OpenConsole returns a Console on every active kernel console (screen and
+// serial, from /sys/class/tty/console/active), plus stderr when withLog is
+// set (a supervised service's stderr is gokrazy's log, not a console).
+func OpenConsole(withLog bool) *Console {
+	c := &Console{}
+	if withLog {
+		c.outs = append(c.outs, os.Stderr)
+	}
+	active, err := os.ReadFile("/sys/class/tty/console/active")
+	if err != nil {
+		c.outs = append(c.outs, os.Stderr)
+		return c
+	}
+	for _, name := range strings.Fields(string(active)) {
+		if f, err := os.OpenFile("/dev/"+name, os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
+			c.outs = append(c.outs, f)
+		}
+	}
+	return c
+}
+
+// NewConsole returns a Console writing to w (for tests and the launcher).
+func NewConsole(w ...io.Writer) *Console { return &Console{outs: w} }
+
+// Printf writes one line prefixed with "edgegate: ".
+func (c *Console) Printf(format string, args ...any) {
+	line := "edgegate: " + fmt.Sprintf(format, args...) + "\n"
+	for _, w := range c.outs {
+		_, _ = io.WriteString(w, line) // best effort: a console may be gone
+	}
+}
