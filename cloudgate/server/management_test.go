@@ -64,7 +64,7 @@ func TestManagementAPI(t *testing.T) {
 	id := g.deploy("acme", "prod", "", "/demo")
 	var apis []APIView
 	g.mgmt("GET", "/orgs/acme/envs/prod/apis", nil, 200, &apis)
-	if len(apis) != 1 || apis[0].ID != id || !apis[0].Deployed || apis[0].DeployedRevision != 1 || apis[0].ContextPaths[0] != "/demo" || len(apis[0].Plans) != 2 || apis[0].Plans[1].Security != "api-key" {
+	if len(apis) != 1 || apis[0].ID != id || !apis[0].Deployed || apis[0].DeployedRevision != 2 || apis[0].ContextPaths[0] != "/demo" || len(apis[0].Plans) != 2 || apis[0].Plans[1].Security != "api-key" {
 		t.Fatalf("apis %+v", apis)
 	}
 	var one struct {

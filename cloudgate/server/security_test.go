@@ -116,7 +116,7 @@ func TestRevokedTokenRefusedAndHeldPollEnds(t *testing.T) {
 
 	done := make(chan []byte, 1)
 	go func() {
-		status, body := g.call("GET", "/sync?since=1&wait=20", token, nil, nil)
+		status, body := g.call("GET", "/sync?since=2&wait=20", token, nil, nil)
 		if status != http.StatusUnauthorized {
 			body = append([]byte("unexpected status: "), body...)
 		}

@@ -17,7 +17,7 @@ func TestSyncFullThenDelta(t *testing.T) {
 	id := g.deploy("acme", "prod", "", "/demo")
 
 	status, full, _ := g.sync(token, "")
-	if status != http.StatusOK || !full.Full || full.Revision != 1 || len(full.APIs) != 1 || full.Organization != "acme" || full.Environment != "prod" || full.ServerTime == 0 {
+	if status != http.StatusOK || !full.Full || full.Revision != 2 || len(full.APIs) != 1 || full.Organization != "acme" || full.Environment != "prod" || full.ServerTime == 0 {
 		t.Fatalf("first sync = %d %+v", status, full)
 	}
 	if a, err := apidef.Parse(full.APIs[0]); err != nil || a.ID != id {
@@ -35,10 +35,10 @@ func TestSyncFullThenDelta(t *testing.T) {
 		wantAPIs, wantRemoved, wantSubs int
 		wantRevision                    int64
 	}{
-		{"delta from 1", "?since=1", 200, false, 0, 1, 1, 3},
-		{"delta from 2", "?since=2&wait=0", 200, false, 0, 1, 0, 3},
-		{"nothing new, no wait", "?since=3", 204, false, 0, 0, 0, 0},
-		{"full again", "?since=0", 200, true, 0, 0, 1, 3},
+		{"delta from 2", "?since=2", 200, false, 0, 1, 1, 4},
+		{"delta from 3", "?since=3&wait=0", 200, false, 0, 1, 0, 4},
+		{"nothing new, no wait", "?since=4", 204, false, 0, 0, 0, 0},
+		{"full again", "?since=0", 200, true, 0, 0, 1, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, r, body := g.sync(token, tc.query)
@@ -77,7 +77,7 @@ func TestSyncLongPollTimesOutWith204(t *testing.T) {
 	token := g.provision("acme", "prod")
 	g.deploy("acme", "prod", "", "/demo")
 	start := time.Now()
-	status, _, body := g.sync(token, "?since=1&wait=1")
+	status, _, body := g.sync(token, "?since=2&wait=1")
 	if status != http.StatusNoContent {
 		t.Fatalf("status %d %s, want 204", status, body)
 	}
@@ -92,7 +92,7 @@ func TestSyncLongPollWakesOnDeploy(t *testing.T) {
 	g := startGate(t)
 	token := g.provision("acme", "prod")
 	g.deploy("acme", "prod", "first", "/first")
-	latency := waitForDeploy(t, g, token, 1, "second", "/second")
+	latency := waitForDeploy(t, g, token, 2, "second", "/second")
 	t.Logf("deploy → held /sync answered in %v", latency)
 	if latency > time.Second {
 		t.Fatalf("deploy reached the waiting gateway in %v, want < 1s", latency)
@@ -149,7 +149,7 @@ func BenchmarkDeployToSync(b *testing.B) {
 	g.deploy("acme", "prod", "first", "/first")
 	var worst time.Duration
 	for i := 0; b.Loop(); i++ {
-		d := waitForDeploy(b, g, token, int64(i+1), "api-"+strconv.Itoa(i), "/p"+strconv.Itoa(i))
+		d := waitForDeploy(b, g, token, int64(i+2), "api-"+strconv.Itoa(i), "/p"+strconv.Itoa(i))
 		worst = max(worst, d)
 	}
 	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")

@@ -92,7 +92,9 @@ func (s *Store) EnsureEnv(org, env string) (created bool, err error) {
 			}
 		}
 		created = true
-		return putJSON(b, keyMeta, &Env{Org: org, ID: env, CreatedAt: now})
+		// Creation is revision 1, so every answer a gateway gets has a
+		// revision > 0; there is no event before it.
+		return putJSON(b, keyMeta, &Env{Org: org, ID: env, Revision: 1, Floor: 1, CreatedAt: now})
 	})
 	if err != nil {
 		return false, fmt.Errorf("create environment %s/%s: %w", org, env, err)

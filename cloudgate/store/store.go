@@ -25,8 +25,8 @@
 //
 // # Revisions and the event log
 //
-// Every change that a gateway must see (deploy, undeploy, subscription
-// created or changed) increments the environment's revision by one and
+// An environment starts at revision 1 (its creation). Every change that a
+// gateway must see (deploy, undeploy, subscription created or changed) increments the environment's revision by one and
 // appends one Event. The log keeps the newest Options.EventLogSize events;
 // Env.Floor is the newest revision that has been pruned, so a delta is
 // possible from any since ≥ Floor and older gateways get a full

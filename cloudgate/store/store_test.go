@@ -68,6 +68,10 @@ func TestEnsureEnv(t *testing.T) {
 			}
 		})
 	}
+	r, err := s.Sync("acme", "prod", 0)
+	if err != nil || r.Revision != 1 || !r.Full || r.APIs == nil || r.Subscriptions == nil {
+		t.Fatalf("a new environment syncs as %+v, %v; want full at revision 1 with empty lists", r, err)
+	}
 	orgs, err := s.Orgs()
 	if err != nil || len(orgs) != 1 || len(orgs[0].Environments) != 2 || orgs[0].TTK == "" {
 		t.Fatalf("Orgs = %+v, %v", orgs, err)
@@ -127,21 +131,21 @@ func TestSyncFullDeltaAndRevisions(t *testing.T) {
 		}
 	}
 	r1, err := s.DeployAPI("acme", "prod", "a")
-	if err != nil || r1 != 1 {
+	if err != nil || r1 != 2 {
 		t.Fatalf("deploy a = %d, %v", r1, err)
 	}
-	if r, _ := s.DeployAPI("acme", "prod", "b"); r != 2 {
-		t.Fatalf("deploy b = %d, want 2", r)
+	if r, _ := s.DeployAPI("acme", "prod", "b"); r != 3 {
+		t.Fatalf("deploy b = %d, want 3", r)
 	}
 	sub, err := s.CreateSubscription("acme", "prod", "a", "apikey", "mobile")
 	if err != nil || sub.Key == "" || sub.Status != wire.SubAccepted {
 		t.Fatalf("CreateSubscription = %+v, %v", sub, err)
 	}
-	if r, _ := s.UndeployAPI("acme", "prod", "b"); r != 4 {
-		t.Fatalf("undeploy b = %d, want 4", r)
+	if r, _ := s.UndeployAPI("acme", "prod", "b"); r != 5 {
+		t.Fatalf("undeploy b = %d, want 5", r)
 	}
-	if r, _ := s.UndeployAPI("acme", "prod", "b"); r != 4 {
-		t.Fatalf("undeploy again = %d, want 4 (no change)", r)
+	if r, _ := s.UndeployAPI("acme", "prod", "b"); r != 5 {
+		t.Fatalf("undeploy again = %d, want 5 (no change)", r)
 	}
 
 	cases := []struct {
@@ -151,9 +155,10 @@ func TestSyncFullDeltaAndRevisions(t *testing.T) {
 		apis, removed, subs int
 	}{
 		{"first", 0, false, true, 1, 0, 1},
-		{"from 1", 1, false, false, 0, 1, 1},
-		{"from 3", 3, false, false, 0, 1, 0},
-		{"current", 4, true, false, 0, 0, 0},
+		{"from creation", 1, false, false, 1, 1, 1},
+		{"from 2", 2, false, false, 0, 1, 1},
+		{"from 4", 4, false, false, 0, 1, 0},
+		{"current", 5, true, false, 0, 0, 0},
 		{"from the future", 99, false, true, 1, 0, 1},
 	}
 	for _, tc := range cases {
@@ -168,7 +173,7 @@ func TestSyncFullDeltaAndRevisions(t *testing.T) {
 				}
 				return
 			}
-			if r.Full != tc.wantFull || r.Revision != 4 || len(r.APIs) != tc.apis || len(r.RemovedAPIs) != tc.removed || len(r.Subscriptions) != tc.subs {
+			if r.Full != tc.wantFull || r.Revision != 5 || len(r.APIs) != tc.apis || len(r.RemovedAPIs) != tc.removed || len(r.Subscriptions) != tc.subs {
 				t.Fatalf("Sync(%d) = full %v rev %d apis %d removed %v subs %d", tc.since, r.Full, r.Revision, len(r.APIs), r.RemovedAPIs, len(r.Subscriptions))
 			}
 		})
@@ -177,7 +182,7 @@ func TestSyncFullDeltaAndRevisions(t *testing.T) {
 		if err := s.SetSubscriptionStatus("acme", "prod", sub.ID, wire.SubRevoked); err != nil {
 			t.Fatal(err)
 		}
-		r, err := s.Sync("acme", "prod", 4)
+		r, err := s.Sync("acme", "prod", 5)
 		if err != nil || len(r.Subscriptions) != 1 || r.Subscriptions[0].Status != wire.SubRevoked {
 			t.Fatalf("delta = %+v, %v", r, err)
 		}
@@ -200,13 +205,13 @@ func TestEventLogBoundGivesFull(t *testing.T) {
 		}
 	}
 	e, _ := s.GetEnv("acme", "prod")
-	if e.Revision != 6 || e.Floor != 3 {
-		t.Fatalf("env = %+v, want revision 6 floor 3", e)
+	if e.Revision != 7 || e.Floor != 4 {
+		t.Fatalf("env = %+v, want revision 7 floor 4", e)
 	}
 	for _, tc := range []struct {
 		since    int64
 		wantFull bool
-	}{{2, true}, {3, false}, {5, false}} {
+	}{{3, true}, {4, false}, {6, false}} {
 		t.Run(fmt.Sprint(tc.since), func(t *testing.T) {
 			r, err := s.Sync("acme", "prod", tc.since)
 			if err != nil || r.Full != tc.wantFull {
@@ -234,7 +239,7 @@ func TestCreateSubscriptionErrors(t *testing.T) {
 		})
 	}
 	e, _ := s.GetEnv("acme", "prod")
-	if e.Revision != 0 {
+	if e.Revision != 1 {
 		t.Fatalf("failed subscriptions changed the revision to %d", e.Revision)
 	}
 }
