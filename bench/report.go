@@ -181,7 +181,7 @@ func (r *Report) keylessVerdict() Verdict {
 		return r.notMeasured(what, Edgegate)
 	}
 	return Verdict{Target: what, Status: pass(s.RPSRatio >= MinKeylessRatio && s.CPURatio <= MaxKeylessCPU),
-		Detail: fmt.Sprintf("%.2f× rps, %.2f× CPU/request", s.RPSRatio, s.CPURatio)}
+		Detail: fmt.Sprintf("%.2f× rps, %.2f× CPU/request", s.RPSRatio, s.CPURatio) + r.contention(s)}
 }
 
 func (r *Report) apiKeyVerdict() Verdict {
@@ -191,7 +191,22 @@ func (r *Report) apiKeyVerdict() Verdict {
 		return r.notMeasured(what, EdgegateAPIKey)
 	}
 	return Verdict{Target: what, Status: pass(s.RPSRatio >= MinAPIKeyRatio),
-		Detail: fmt.Sprintf("%.2f× rps (%.2f× CPU/request)", s.RPSRatio, s.CPURatio)}
+		Detail: fmt.Sprintf("%.2f× rps (%.2f× CPU/request)", s.RPSRatio, s.CPURatio) + r.contention(s)}
+}
+
+// MinCoreUse is the share of its core below which a proxy's requests per
+// second say more about the machine's other work than about the proxy.
+const MinCoreUse = 0.8
+
+// contention warns when s or nginx did not have its core: an rps ratio is
+// then unreliable, while CPU per request still compares.
+func (r *Report) contention(s Summary) string {
+	n, ok := r.summary(Nginx)
+	if !ok || (s.CoreUse >= MinCoreUse && n.CoreUse >= MinCoreUse) {
+		return ""
+	}
+	return fmt.Sprintf("; UNRELIABLE rps ratio: the proxies used %.0f%% (%s) and %.0f%% (nginx) of their core, so other work shared it; compare CPU/request",
+		100*s.CoreUse, s.Target, 100*n.CoreUse)
 }
 
 // latencyVerdict compares p50 round by round: edgegate's p50 minus nginx's
@@ -240,6 +255,9 @@ func (r *Report) Markdown() string {
 	if r.LoadBefore > 0.5 || r.LoadAfter > 1.5 {
 		b.WriteString("- CAUTION: the machine was busy with other work during the run; numbers are noisy\n")
 	}
+	if lag := r.maxLag(); lag > time.Millisecond {
+		fmt.Fprintf(&b, "- CAUTION: the fixed-rate generator fell behind its schedule (send lag p99 up to %v): latencies include the machine's other work\n", lag.Round(time.Microsecond))
+	}
 	b.WriteString("- backend: nginx, 1 worker, fixed 100-byte body; every proxy keeps connections to it alive\n")
 	keys := make([]string, 0, len(r.Versions))
 	for k := range r.Versions {
@@ -255,6 +273,8 @@ func (r *Report) Markdown() string {
 	for _, v := range r.Verdicts() {
 		fmt.Fprintf(&b, "- **%s** %s: %s\n", v.Status, v.Target, v.Detail)
 	}
+	b.WriteString("\nRounds (rps / CPU µs per request / p50 µs):\n\n")
+	b.WriteString(r.roundsTable())
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot measured:\n")
 		names := make([]string, 0, len(r.Skipped))
@@ -267,6 +287,41 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// maxLag is the worst fixed-rate send lag p99 of any run.
+func (r *Report) maxLag() time.Duration {
+	var m time.Duration
+	for _, ss := range r.Samples {
+		for _, s := range ss {
+			m = max(m, s.LagP99)
+		}
+	}
+	return m
+}
+
+// roundsTable lists every run, so a reader can judge the spread behind the
+// medians.
+func (r *Report) roundsTable() string {
+	head := []string{"target"}
+	for i := range r.Options.Rounds {
+		head = append(head, fmt.Sprintf("round %d", i+1))
+	}
+	rows := [][]string{head}
+	for _, sum := range r.Summaries {
+		row := []string{sum.Target}
+		byR := byRound(r.Samples[sum.Target])
+		for i := range r.Options.Rounds {
+			s, ok := byR[i]
+			if !ok {
+				row = append(row, "–")
+				continue
+			}
+			row = append(row, fmt.Sprintf("%.0f / %s / %.0f", s.RPS, num(nonZero(s.CPUus), 1), float64(s.P50)/float64(time.Microsecond)))
+		}
+		rows = append(rows, row)
+	}
+	return FormatTable(rows)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -108,9 +108,28 @@ func TestMarkdown(t *testing.T) {
 		"**PASS** keyless route",
 		"- edgegate-apikey: start edgegate-apikey: no edgegate binary",
 		"CAUTION",
+		"| nginx    | 30000 / 30.0 / 150 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestContentionWarning(t *testing.T) {
+	r := report(3, map[string][4]float64{
+		Direct:   {60000, 0, 0, 60},
+		Nginx:    {30000, 30, 13, 150},
+		Edgegate: {24000, 45, 20, 200},
+	})
+	if v := r.keylessVerdict(); strings.Contains(v.Detail, "UNRELIABLE") {
+		t.Errorf("warning with both proxies at 95%% of their core: %s", v)
+	}
+	for i := range r.Samples[Nginx] {
+		r.Samples[Nginx][i].CoreUse = 0.3
+	}
+	r.summarize(AllTargets)
+	if v := r.keylessVerdict(); !strings.Contains(v.Detail, "UNRELIABLE") || v.Status != "PASS" {
+		t.Errorf("nginx at 30%% of its core: %s; want PASS with a warning", v)
 	}
 }
