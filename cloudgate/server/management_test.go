@@ -117,6 +117,9 @@ func TestManagementAPI(t *testing.T) {
 	if stats.Total != 0 || len(stats.Series) != 24 {
 		t.Fatalf("stats %+v", stats)
 	}
+	if status, body := g.call("GET", "/healthz", "", nil, nil); status != 200 || string(body) != "ok\n" {
+		t.Fatalf("GET /healthz = %d %q", status, body)
+	}
 	status, _ := g.call("GET", "/", "", nil, nil)
 	if status != http.StatusOK { // the redirect is followed to the console
 		t.Fatalf("GET / = %d", status)

@@ -2,7 +2,8 @@
 // GET /sync and POST /reports (authenticated by Cloud Tokens; see
 // docs/protocol.md and package wire), the operators' management API under
 // /management/v1/ (authenticated by the admin token; see
-// docs/architecture.md), and the web console at /console/.
+// docs/architecture.md), the web console at /console/ and an unauthenticated
+// GET /healthz.
 //
 // # Basics
 //
@@ -24,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -153,6 +155,7 @@ func (s *Server) TLSConfig() *tls.Config {
 // Handler routes every endpoint of the gate.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /sync", s.handleSync)
 	mux.HandleFunc("POST /reports", s.handleReports)
 	s.routeManagement(mux)
@@ -161,6 +164,20 @@ func (s *Server) Handler() http.Handler {
 		http.Redirect(w, r, "/console/", http.StatusFound)
 	})
 	return mux
+}
+
+// handleHealth answers GET /healthz (no credential): 200 "ok" when the
+// store answers, 503 otherwise. Scripts wait on it after starting the gate.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.store.Ping(); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "store unavailable: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "ok")
 }
 
 // Serve runs HTTPS on ln until ctx is done, then shuts down gracefully and

@@ -260,3 +260,8 @@ func (s *Store) HasWatchers(org, env string) bool {
 	_, ok := s.watchers[org+"/"+env]
 	return ok
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping() error {
+	return s.view(func(*bolt.Tx) error { return nil })
+}
