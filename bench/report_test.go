@@ -28,7 +28,7 @@ func TestFormatTable(t *testing.T) {
 // report builds a Report from per-target (rps, CPU µs/req, RSS MiB, p50 µs)
 // for rounds 0..n-1, each round the same.
 func report(rounds int, m map[string][4]float64) *Report {
-	r := &Report{Samples: map[string][]Sample{}, Skipped: map[string]string{}, Options: Options{Rate: 2000}}
+	r := &Report{Samples: map[string][]Sample{}, Skipped: map[string]string{}, Options: Options{Rate: 2000, Rounds: rounds}}
 	for name, v := range m {
 		for i := range rounds {
 			s := Sample{Round: i, RPS: v[0], CPUus: v[1], RSSMiB: v[2],
