@@ -133,7 +133,8 @@ func (g *Gateway) openServers(l Listeners) (*servers, error) {
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
-		ln = limitConns(ln, g.opts.Limits.MaxConns)
+		srv.ConnContext = inspectContext
+		ln = inspectListener{limitConns(ln, g.opts.Limits.MaxConns)}
 		s.runs = append(s.runs, func() error { return srv.Serve(ln) })
 		s.shutdowns = append(s.shutdowns, srv.Shutdown)
 	}

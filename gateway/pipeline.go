@@ -55,6 +55,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // handle routes, authenticates, runs the policies and proxies.
 func (g *Gateway) handle(x *exchange) {
 	r := x.r
+	if r.ProtoMajor == 1 && smuggled(r.Context()) {
+		x.w.Header().Set("Connection", "close")
+		g.fail(x, errAmbiguousRequest)
+		return
+	}
 	rt := g.rt.Load()
 	var rte *route
 	if rt != nil {
@@ -105,6 +110,9 @@ func (g *Gateway) handle(x *exchange) {
 	}
 	g.proxy(x)
 }
+
+// errAmbiguousRequest refuses a message other hops could frame differently.
+var errAmbiguousRequest = &failure{http.StatusBadRequest, "REQUEST_AMBIGUOUS", "Bad Request"}
 
 // runRequestPolicies selects the flows (plan flows, then API flows) and runs
 // their request steps in order.
