@@ -441,6 +441,11 @@ func jwtTime(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
 // load sends requests to path from workers goroutines until stop is closed;
 // it returns the count of answers by status and of transport errors.
 func load(gw *gatewayProc, path string, workers int, stop <-chan struct{}) (wait func() (map[int]int, int)) {
+	return loadPaced(gw, path, workers, 0, stop)
+}
+
+// loadPaced is load with a pause after each request.
+func loadPaced(gw *gatewayProc, path string, workers int, pause time.Duration, stop <-chan struct{}) (wait func() (map[int]int, int)) {
 	var mu sync.Mutex
 	codes, errs := map[int]int{}, 0
 	var wg sync.WaitGroup
@@ -464,6 +469,9 @@ func load(gw *gatewayProc, path string, workers int, stop <-chan struct{}) (wait
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
+				}
+				if pause > 0 {
+					time.Sleep(pause)
 				}
 			}
 		})
@@ -582,9 +590,10 @@ func TestCorruptStateFileStartsAndServesFromGate(t *testing.T) {
 	}
 }
 
-// spoolIDs opens a state file the way a restarted gateway does, checks it
-// with bbolt's consistency check, and returns the request ids it spools.
-func spoolIDs(t testing.TB, path string) map[string]bool {
+// checkState opens a state file the way a restarted gateway does, checks it
+// with bbolt's consistency check, and returns how many records it spools and,
+// when withIDs, their request ids.
+func checkState(t testing.TB, path string, withIDs bool) (int64, map[string]bool) {
 	t.Helper()
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: true})
 	if err != nil {
@@ -602,20 +611,24 @@ func spoolIDs(t testing.TB, path string) map[string]bool {
 	if err != nil {
 		t.Fatalf("bbolt consistency check after SIGKILL: %v", err)
 	}
-	db, err := persist.Open(path, nil)
+	db, err := persist.Open(path, &persist.Options{MaxBatchBytes: 1 << 30})
 	if err != nil {
 		t.Fatalf("persist open after SIGKILL: %v", err)
 	}
 	defer db.Close()
-	if r := db.Recovered(); strings.Contains(r, "set aside") {
+	if r := db.Recovered(); strings.Contains(r, "moved to") {
 		t.Fatalf("state file set aside after SIGKILL: %s", r)
+	}
+	n := db.SpoolStats().Records
+	if !withIDs {
+		return n, nil
 	}
 	batch, err := db.PeekReports(1 << 30)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := db.SpoolStats(); int64(len(batch.Records)) != st.Records {
-		t.Fatalf("peeked %d records of %d: raise the test's batch size", len(batch.Records), st.Records)
+	if int64(len(batch.Records)) != n {
+		t.Fatalf("peeked %d records of %d", len(batch.Records), n)
 	}
 	ids := make(map[string]bool, len(batch.Records))
 	for _, r := range batch.Records {
@@ -627,7 +640,7 @@ func spoolIDs(t testing.TB, path string) map[string]bool {
 		}
 		ids[rec.RequestID] = true
 	}
-	return ids
+	return n, ids
 }
 
 // TestKillLoop SIGKILLs a gateway under traffic at random moments, 200
@@ -644,12 +657,15 @@ func TestKillLoop(t *testing.T) {
 	committed := map[string]bool{}
 	started := time.Now()
 	var served int
+	var count int64
 	for i := range kills {
 		gw := startGateway(t, data, "", "--apis-dir", apis)
 		waitReadyFast(t, gw)
 		stop := make(chan struct{})
-		wait := load(gw, "/k/x", 2, stop)
-		time.Sleep(time.Duration(5+mrand.IntN(40)) * time.Millisecond)
+		wait := loadPaced(gw, "/k/x", 1, 2*time.Millisecond, stop)
+		// Kill anywhere from inside the first 100 ms commit window to a few
+		// commits later.
+		time.Sleep(time.Duration(20+mrand.IntN(160)) * time.Millisecond)
 		if err := gw.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -660,13 +676,26 @@ func TestKillLoop(t *testing.T) {
 		if len(codes) > 1 || (len(codes) == 1 && codes[http.StatusOK] == 0) {
 			t.Fatalf("kill %d: answers %v, want only 200s", i, codes)
 		}
-		ids := spoolIDs(t, state)
+		// Every kill: the count never shrinks. Every twentieth and the last:
+		// every record committed at the previous full check is still there.
+		full := i%20 == 19 || i == kills-1
+		n, ids := checkState(t, state, full)
+		if n < count {
+			t.Fatalf("kill %d: the spool went from %d to %d records", i, count, n)
+		}
+		count = n
+		if !full {
+			continue
+		}
 		for id := range committed {
 			if !ids[id] {
 				t.Fatalf("kill %d: committed record %s lost", i, id)
 			}
 		}
 		committed = ids
+	}
+	if len(committed) == 0 {
+		t.Fatal("no record was ever committed: the kill loop checked nothing")
 	}
 	t.Logf("kill loop: %d SIGKILLs in %v; %d requests answered 200, %d records committed and none lost", kills, time.Since(started).Round(time.Millisecond), served, len(committed))
 }

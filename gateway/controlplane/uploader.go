@@ -14,7 +14,7 @@ import (
 const (
 	uploadBatch      = 1000
 	uploadMinBackoff = time.Second
-	uploadMaxBackoff = 30 * time.Second
+	uploadMaxBackoff = 10 * time.Second // so a returning gate gets the backlog within seconds
 	uploadIdle       = 2 * time.Second // how often an idle uploader looks at the spool anyway
 )
 
