@@ -15,7 +15,7 @@ const (
 	uploadBatch      = 1000
 	uploadMinBackoff = time.Second
 	uploadMaxBackoff = 10 * time.Second // so a returning gate gets the backlog within seconds
-	uploadIdle       = 2 * time.Second // how often an idle uploader looks at the spool anyway
+	uploadIdle       = 2 * time.Second  // how often an idle uploader looks at the spool anyway
 )
 
 // Uploader drains the report spool to the gate's /reports: oldest batch
