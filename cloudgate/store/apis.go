@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/gateway/apidef"
@@ -168,6 +170,11 @@ func (s *Store) setDeployed(org, env, id string, deploy bool) (int64, error) {
 			rev = e.Revision
 			return err
 		}
+		if deploy {
+			if err := checkPathConflicts(b.Bucket(bktAPIs), &a); err != nil {
+				return err
+			}
+		}
 		if rev, err = s.bump(b, EventAPI, id); err != nil {
 			return err
 		}
@@ -185,4 +192,56 @@ func (s *Store) setDeployed(org, env, id string, deploy bool) (int64, error) {
 		s.notify(org, env)
 	}
 	return rev, nil
+}
+
+// contextKeys lists an API's context paths as "host path" keys, normalised
+// the way gateways route (host lower-cased without port; path with one
+// leading and one trailing slash), with the JSON path of each.
+func contextKeys(def json.RawMessage) (map[string]string, error) {
+	a, err := apidef.Parse(def)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]string{}
+	for li, l := range a.Listeners {
+		for pi, p := range l.Paths {
+			host := strings.ToLower(p.Host)
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			keys[host+" "+apidef.NormalizePath(p.Path)] = fmt.Sprintf("listeners[%d].paths[%d].path", li, pi)
+		}
+	}
+	return keys, nil
+}
+
+// checkPathConflicts refuses to deploy a when another deployed API already
+// has one of its context paths: gateways refuse a configuration with a
+// duplicate, so deploying it would stop every gateway from taking any
+// later change.
+func checkPathConflicts(apis *bolt.Bucket, a *API) error {
+	mine, err := contextKeys(a.Definition)
+	if err != nil {
+		return fmt.Errorf("stored definition of %s: %w", a.ID, err)
+	}
+	return apis.ForEach(func(k, v []byte) error {
+		var other API
+		if err := json.Unmarshal(v, &other); err != nil {
+			return fmt.Errorf("decode api %s: %w", k, err)
+		}
+		if other.ID == a.ID || !other.Deployed {
+			return nil
+		}
+		theirs, err := contextKeys(other.DeployedDefinition)
+		if err != nil {
+			return fmt.Errorf("deployed definition of %s: %w", other.ID, err)
+		}
+		for key, field := range mine {
+			if _, dup := theirs[key]; dup {
+				host, path, _ := strings.Cut(key, " ")
+				return &InputError{Field: field, Msg: fmt.Sprintf("context path %q (host %q) is already served by deployed API %s (%s); undeploy it or change the path", path, host, other.ID, other.Name)}
+			}
+		}
+		return nil
+	})
 }

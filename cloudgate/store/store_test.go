@@ -406,3 +406,34 @@ func TestGatewaysAndTokens(t *testing.T) {
 		t.Fatalf("gateway JSON lacks accessPoints: %s", data)
 	}
 }
+
+func TestDeployRefusesDuplicateContextPath(t *testing.T) {
+	s, _ := openTest(t, nil)
+	mustEnv(t, s, "acme", "prod")
+	for _, tc := range []struct{ id, path string }{{"a", "/shop"}, {"b", "/shop/"}, {"c", "/shop/v2"}} {
+		if _, err := s.ImportAPI("acme", "prod", testAPI(tc.id, tc.path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeployAPI("acme", "prod", "a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id      string
+		wantErr bool
+	}{{"b", true}, {"c", false}, {"a", false}} {
+		t.Run(tc.id, func(t *testing.T) {
+			_, err := s.DeployAPI("acme", "prod", tc.id)
+			var ie *InputError
+			if (err != nil) != tc.wantErr || (err != nil && (!errors.As(err, &ie) || !strings.Contains(ie.Msg, "already served by deployed API a"))) {
+				t.Fatalf("DeployAPI(%s) = %v, want error %v", tc.id, err, tc.wantErr)
+			}
+		})
+	}
+	if _, err := s.UndeployAPI("acme", "prod", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeployAPI("acme", "prod", "b"); err != nil {
+		t.Fatalf("deploy after the other was undeployed: %v", err)
+	}
+}
