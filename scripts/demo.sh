@@ -23,7 +23,8 @@ cleanup() {
   wait 2>/dev/null || true
   echo "demo: stopped; state kept in $DEMO/ (remove it to start over)"
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM
 
 wait_for() { # wait_for WHAT CMD...: retries CMD for 20 s
   local what=$1; shift
