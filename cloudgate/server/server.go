@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegate/edgegate/cloudgate/console"
@@ -73,6 +74,10 @@ type Options struct {
 	Now func() time.Time
 	// Store tunes the database; nil means its defaults.
 	Store *store.Options
+	// MaxWaiters bounds the /sync long polls held at once; 0 means 10000.
+	// Beyond it a poll that would wait is answered 503 with Retry-After, so
+	// the gateway backs off instead of spinning.
+	MaxWaiters int
 }
 
 // Server is a Cloud Gate.
@@ -82,6 +87,9 @@ type Server struct {
 	store *store.Store
 	log   *slog.Logger
 	now   func() time.Time
+
+	// waiting counts held long polls (bounded by opts.MaxWaiters).
+	waiting atomic.Int64
 
 	// stopping is closed when Serve starts shutting down, to end long polls.
 	stopping chan struct{}
@@ -138,6 +146,9 @@ func fillDefaults(o *Options) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.MaxWaiters <= 0 {
+		o.MaxWaiters = 10000
 	}
 }
 

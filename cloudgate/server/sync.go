@@ -69,6 +69,12 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 func (s *Server) waitSync(r *http.Request, c *caller, p syncParams) (*wire.SyncResponse, *gwError) {
 	timer := time.NewTimer(p.wait)
 	defer timer.Stop()
+	held := false
+	defer func() {
+		if held {
+			s.waiting.Add(-1)
+		}
+	}()
 	for {
 		// Watch before reading, so a change in between wakes us.
 		changed := s.store.Watch(c.org, c.env)
@@ -80,6 +86,13 @@ func (s *Server) waitSync(r *http.Request, c *caller, p syncParams) (*wire.SyncR
 			return nil, storeUnavailable(err)
 		case resp != nil || p.wait == 0:
 			return resp, nil
+		}
+		if !held {
+			if s.waiting.Add(1) > int64(s.opts.MaxWaiters) {
+				s.waiting.Add(-1)
+				return nil, gwErr(http.StatusServiceUnavailable, CodeUnavailable, "the gate already holds %d long polls; retry later", s.opts.MaxWaiters)
+			}
+			held = true
 		}
 		select {
 		case <-changed:

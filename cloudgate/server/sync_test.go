@@ -1,7 +1,11 @@
 package server
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -153,4 +157,78 @@ func BenchmarkDeployToSync(b *testing.B) {
 		worst = max(worst, d)
 	}
 	b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
+}
+
+func TestSyncWaitersBounded(t *testing.T) {
+	g := startGate(t, func(o *Options) { o.MaxWaiters = 1 })
+	token := g.provision("acme", "prod")
+	done := make(chan int, 1)
+	go func() {
+		status, _, _ := g.sync(token, "?since=1&wait=20")
+		done <- status
+	}()
+	waitHeld(t, g, "acme", "prod")
+	deadline := time.Now().Add(10 * time.Second)
+	for g.srv.waiting.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first poll is not counted as held")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if status, _, body := g.sync(token, "?since=1&wait=20"); status != http.StatusServiceUnavailable {
+		t.Fatalf("second held poll = %d %s, want 503", status, body)
+	}
+	if status, _, body := g.sync(token, "?since=0&wait=20"); status != http.StatusOK {
+		t.Fatalf("a poll with an answer = %d %s, want 200 (it never waits)", status, body)
+	}
+	g.deploy("acme", "prod", "a", "/a")
+	if status := <-done; status != http.StatusOK {
+		t.Fatalf("held poll = %d after a deploy", status)
+	}
+}
+
+// TestShutdownEndsHeldPolls checks that stopping the gate answers a held
+// long poll at once (204) instead of waiting for its end.
+func TestShutdownEndsHeldPolls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Open(Options{DataDir: t.TempDir(), PublicURL: "https://" + ln.Addr().String(), ListenHost: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+	g := &gate{t: t, srv: srv, url: "https://" + ln.Addr().String(), admin: srv.PKI().AdminToken}
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.PKI().CA)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	g.hc = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	token := g.provision("acme", "prod")
+	polled := make(chan int, 1)
+	go func() {
+		status, _, _ := g.sync(token, "?since=1&wait=50")
+		polled <- status
+	}()
+	waitHeld(t, g, "acme", "prod")
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(ShutdownTimeout):
+		t.Fatal("Serve did not return")
+	}
+	if status := <-polled; status != http.StatusNoContent {
+		t.Fatalf("held poll = %d on shutdown, want 204", status)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v with a held poll", d)
+	}
 }
