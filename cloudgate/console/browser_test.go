@@ -205,6 +205,10 @@ func (p *page) shot(name string) string {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
 	defer cancel()
+	// From the top: a full-page capture of a scrolled page draws the sticky header mid-page.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)")); err != nil {
+		p.t.Errorf("scroll up for screenshot %s: %v", name, err)
+	}
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)

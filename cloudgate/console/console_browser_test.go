@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // journeyTimeout bounds the whole browser journey, builds excluded.
@@ -63,12 +65,15 @@ func TestConsoleJourney(t *testing.T) {
 	p.waitText(fmt.Sprintf(`[data-gateway-state=%q]`, gatewayID), "Online")
 	p.shot("overview-gateway-online")
 
-	apiID := importAndDeploy(t, p, backend.URL)
+	apiID, deployed := importAndDeploy(t, p, backend.URL)
 	client := &http.Client{Timeout: 5 * time.Second}
 	sent := proxyThroughGateway(t, client, "http://"+gwListen)
+	t.Logf("deploy clicked → first proxied answer: %v", time.Since(deployed).Round(time.Millisecond))
+	p.shot("apis-deployed")
 	apiDetail(t, p, apiID)
 	analytics(t, p, sent)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
+	phone(t, p, gatewayID)
 	if t.Failed() {
 		return
 	}
@@ -199,7 +204,9 @@ func verifyAccessPoint(t *testing.T, p *page, accessPoint string) {
 	}
 }
 
-func importAndDeploy(t *testing.T, p *page, backendURL string) string {
+// importAndDeploy imports the API from the page, deploys it, and returns its
+// id and when Deploy was clicked.
+func importAndDeploy(t *testing.T, p *page, backendURL string) (string, time.Time) {
 	t.Helper()
 	p.click(`a[data-nav=apis]`)
 	p.waitJS("the import form", `document.querySelector('#api-definition')`, pollTimeout)
@@ -218,10 +225,10 @@ func importAndDeploy(t *testing.T, p *page, backendURL string) string {
 	p.click("#import-api")
 	p.waitText("#import-result", "Imported console-echo")
 	p.waitJS("the API in the list", `document.querySelector('[data-action=deploy][data-api="console-echo"]')`, pollTimeout)
+	deployed := time.Now()
 	p.click(`[data-action=deploy][data-api="console-echo"]`)
 	p.waitText(`[data-api-status="console-echo"]`, "Deployed")
-	p.shot("apis-deployed")
-	return "console-echo"
+	return "console-echo", deployed
 }
 
 // proxyThroughGateway waits for the deployed API to answer through the
@@ -311,4 +318,23 @@ func revoke(t *testing.T, p *page, gatewayID, nodeAPI string) {
 	p.click(`a[data-nav=overview]`)
 	p.waitText(fmt.Sprintf(`[data-gateway-state=%q]`, gatewayID), "Refused")
 	p.shot("overview-gateway-refused")
+}
+
+// phone looks at the overview and the analytics on a phone-sized screen: no
+// page may scroll sideways (tables scroll inside their cards).
+func phone(t *testing.T, p *page, gatewayID string) {
+	t.Helper()
+	p.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	defer p.do("desktop viewport", chromedp.ResetViewport())
+	for _, pg := range []struct{ nav, ready string }{
+		{"overview", fmt.Sprintf(`[data-gateway-state=%q]`, gatewayID)},
+		{"analytics", "#recent-requests"},
+	} {
+		p.click(fmt.Sprintf(`a[data-nav=%s]`, pg.nav))
+		p.waitJS(pg.nav+" on a phone", fmt.Sprintf(`document.querySelector(%s)`, quote(pg.ready)), pollTimeout)
+		if w := js[int](p, `document.documentElement.scrollWidth`); w > 390 {
+			t.Errorf("%s is %d px wide on a 390 px screen", pg.nav, w)
+		}
+		p.shot(pg.nav + "-phone")
+	}
 }

@@ -14,7 +14,7 @@ export function niceMax(v) {
 function fmtTick(v) {
   if (v >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
   if (v >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
-  return `${+v.toFixed(1)}`;
+  return v > 0 && v < 1 ? `${+v.toFixed(2)}` : `${+v.toFixed(1)}`;
 }
 
 function yAxis(max, pad, iw, ih, unit = '') {

@@ -106,9 +106,12 @@ export function clearError(input) {
 /** errorBox is an alert with a message and, when given, the field it is about. */
 export function errorBox(err, id) {
   const field = err && err.field;
+  let msg = (err && err.message) || String(err);
+  // The gate's messages often repeat the field ("api x: field: why"); show it once.
+  if (field && msg.includes(`${field}: `)) msg = msg.slice(msg.indexOf(`${field}: `) + field.length + 2);
   return h('div', { class: 'error', role: 'alert', id: id || null },
     field ? [h('code', {}, field), ': '] : null,
-    (err && err.message) || String(err));
+    msg);
 }
 
 /** toDate reads the gate's times: RFC 3339 strings or Unix milliseconds; null when unset. */

@@ -33,7 +33,7 @@ export function gatewayState(g) {
   if (g.revoked) {
     return { kind: 'bad', text: 'Refused', detail: 'token revoked: the gate refuses its sync and reports' };
   }
-  if (g.online) return { kind: 'ok', text: 'Online', detail: `last seen ${fmtAgo(g.lastSeen)}` };
+  if (g.online) return { kind: 'ok', text: 'Online', detail: '' };
   if (!toDate(g.lastSeen)) return { kind: 'idle', text: 'Configured', detail: 'waiting for its first connection' };
   return { kind: 'warn', text: 'Offline', detail: `last seen ${fmtAgo(g.lastSeen)}` };
 }
@@ -57,12 +57,13 @@ export function gatewaysTable(gateways, caption) {
     { label: 'Gateway', cell: (g) => [h('strong', {}, g.name || g.id), h('span', { class: 'sub mono' }, g.id)] },
     { label: 'State', cell: (g) => {
       const st = gatewayState(g);
-      return [h('span', { 'data-gateway-state': g.id }, badge(st.kind, st.text)), h('span', { class: 'sub' }, st.detail)];
+      return [h('span', { 'data-gateway-state': g.id }, badge(st.kind, st.text)), st.detail ? h('span', { class: 'sub' }, st.detail) : null];
     } },
     { label: 'Version', cell: (g) => [g.version || '—', g.hostname ? h('span', { class: 'sub' }, g.hostname) : null] },
     { label: 'Access points', cell: accessPoints },
     { label: 'Revision applied / latest', cell: revisionCell },
     { label: 'Last seen', cell: (g) => h('span', { class: 'nowrap', title: fmtTime(g.lastSeen) }, fmtAgo(g.lastSeen)) },
-    { label: 'Spooled reports', class: 'num', cell: (g) => fmtNum(g.spooled) },
+    { label: 'Spooled reports', class: 'num', cell: (g) => [fmtNum(g.spooled),
+      g.dropped ? h('span', { class: 'sub', title: 'records the gateway had to drop because its spool was full' }, `${fmtNum(g.dropped)} dropped`) : null] },
   ], gateways, { caption, empty: 'No gateway yet in this environment.' });
 }

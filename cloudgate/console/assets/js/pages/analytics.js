@@ -13,6 +13,9 @@ const RANGES = [
   { id: '7d', label: 'Last 7 days', ms: 7 * 24 * 3600e3 },
 ];
 const BUCKETS = 30;
+const RECENT = 25; // rows of the recent requests table
+// UNKNOWN is Gravitee's id for "no API matched" and "unknown application".
+const UNKNOWN = '1';
 const REFRESH_MS = 5000;
 
 const CLASS_COLORS = { '1xx': 'var(--c3xx)', '2xx': 'var(--c2xx)', '3xx': 'var(--c3xx)', '4xx': 'var(--c4xx)', '5xx': 'var(--c5xx)' };
@@ -70,10 +73,11 @@ function charts(st, rangeMs) {
     { name: 'gateway latency', value: gl[p] || 0, color: 'var(--cgw)' },
     { name: 'endpoint response time', value: el[p] || 0, color: 'var(--cep)' }] }));
   const errs = (st.topErrors || []).map((e) => ({ label: e.key || '(none)', value: e.count, color: 'var(--c5xx)' }));
-  return h('div', { class: 'grid' },
-    chartCard('Requests over time', 'chart-requests',
-      stackedBars(series, SERIES_KEYS, { label: `Requests over time, ${fmtNum(st.total)} in total`, timeLabel: timeLabeler(rangeMs) }),
-      legend(SERIES_KEYS)),
+  const wide = (card) => { card.classList.add('wide'); return card; };
+  return h('div', { class: 'chart-grid' },
+    wide(chartCard('Requests over time', 'chart-requests',
+      stackedBars(series, SERIES_KEYS, { label: `Requests over time, ${fmtNum(st.total)} in total`, timeLabel: timeLabeler(rangeMs), width: 1200, height: 240 }),
+      legend(SERIES_KEYS))),
     chartCard('Status classes', 'chart-status',
       classes.length ? hbars(classes, { label: 'Requests by status class' }) : h('p', { class: 'muted' }, 'No request in this range.')),
     chartCard('Latency percentiles', 'chart-latency',
@@ -98,21 +102,25 @@ function showRecord(r) {
   dlg.showModal();
 }
 
+function timeCell(r) {
+  const full = fmtTime(r.timestamp);
+  return h('span', { class: 'nowrap', title: full }, full.slice(11));
+}
+
 function recordsTable(recs, names) {
   return table([
-    { label: 'Time', cell: (r) => h('span', { class: 'nowrap' }, fmtTime(r.timestamp)) },
-    { label: 'Method', cell: (r) => r.httpMethod },
-    { label: 'URI', cell: (r) => h('span', { class: 'mono truncate', title: r.uri }, r.uri) },
+    { label: 'Time', cell: timeCell },
+    { label: 'Request', cell: (r) => h('span', { class: 'mono truncate', title: `${r.httpMethod} ${r.uri}` }, `${r.httpMethod} ${r.uri}`) },
     { label: 'Status', cell: (r) => statusBadge(r.status) },
-    { label: 'Gateway resp.', class: 'num', cell: (r) => `${r.gatewayResponseTimeMs} ms` },
-    { label: 'Endpoint resp.', class: 'num', cell: (r) => `${r.endpointResponseTimeMs} ms` },
-    { label: 'Gateway latency', class: 'num', cell: (r) => `${r.gatewayLatencyMs} ms` },
-    { label: 'API', cell: (r) => r.apiName || r.apiId || '—' },
-    { label: 'Plan / app', cell: (r) => [r.planId || '—', r.applicationId ? h('span', { class: 'sub' }, r.applicationId) : null] },
+    { label: 'Response ms', class: 'num', cell: (r) => String(r.gatewayResponseTimeMs) },
+    { label: 'Endpoint ms', class: 'num', cell: (r) => String(r.endpointResponseTimeMs) },
+    { label: 'Latency ms', class: 'num', cell: (r) => String(r.gatewayLatencyMs) },
+    { label: 'API', cell: (r) => r.apiName || (r.apiId === UNKNOWN ? h('span', { class: 'muted' }, 'none matched') : r.apiId || '—') },
+    { label: 'Plan', cell: (r) => [r.planId || '—', r.applicationId && r.applicationId !== UNKNOWN ? h('span', { class: 'sub' }, r.applicationId) : null] },
     { label: 'Gateway', cell: (r) => names.get(r.gateway) || r.gateway || '—' },
-    { label: 'Client', cell: (r) => [r.remoteAddress || '—', r.userAgent ? h('span', { class: 'sub truncate' }, r.userAgent) : null] },
+    { label: 'Client', cell: (r) => h('span', { title: r.userAgent || '' }, r.remoteAddress || '—') },
     { label: 'Error', cell: (r) => (r.errorKey ? h('code', { title: r.errorMessage || '' }, r.errorKey) : '') },
-    { label: '', cell: (r) => h('button', { type: 'button', class: 'btn btn-small', onclick: () => showRecord(r) }, 'Details') },
+    { label: '', cell: (r) => h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `All fields of ${r.httpMethod} ${r.uri}`, onclick: () => showRecord(r) }, 'Details') },
   ], recs, { caption: 'Recent requests', empty: 'No request in this range yet.' });
 }
 
@@ -146,7 +154,8 @@ export async function render(ctx) {
     const names = new Map(cat.gateways.map((g) => [g.id, g.name || g.id]));
     filters.replaceChildren(
       select('f-org', 'Organization', orgs.map((o) => ({ value: o, label: o })), f.org, async (v) => { f.org = v; f.api = ''; f.gateway = ''; cat = await orgCatalog(v, envs); drawFilters(); draw(); }),
-      select('f-api', 'API', [{ value: '', label: 'All APIs' }, ...uniqueById(cat.apis).map((a) => ({ value: a.id, label: a.name || a.id }))], f.api, (v) => { f.api = v; draw(); }),
+      select('f-api', 'API', [{ value: '', label: 'All APIs' }, ...uniqueById(cat.apis).map((a) => ({ value: a.id, label: a.name || a.id })),
+        { value: UNKNOWN, label: 'No API matched (404)' }], f.api, (v) => { f.api = v; draw(); }),
       select('f-gateway', 'Gateway', [{ value: '', label: 'All gateways' }, ...cat.gateways.map((g) => ({ value: g.id, label: names.get(g.id) }))], f.gateway, (v) => { f.gateway = v; draw(); }),
       select('f-range', 'Time range', RANGES.map((r) => ({ value: r.id, label: r.label })), f.range, (v) => { f.range = v; draw(); }),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-auto', checked: f.auto, onchange: (e) => { f.auto = e.target.checked; } }), h('span', {}, `Refresh every ${REFRESH_MS / 1000} s`)),
@@ -159,13 +168,13 @@ export async function render(ctx) {
     const q = { api: f.api, gateway: f.gateway, from, to };
     const [st, recs] = await Promise.all([
       api.analyticsStats(f.org, { ...q, interval: Math.ceil(range.ms / BUCKETS) }),
-      api.analyticsRecords(f.org, { ...q, limit: 50 }),
+      api.analyticsRecords(f.org, { ...q, limit: RECENT }),
     ]);
     if (!ctx.alive()) return;
     const names = new Map(cat.gateways.map((g) => [g.id, g.name || g.id]));
     results.dataset.total = String(st.total || 0);
     results.replaceChildren(summaryCards(st), charts(st, range.ms),
-      h('section', { class: 'card', id: 'recent-requests' }, h('h2', {}, 'Recent requests'), recordsTable(recs, names)));
+      h('section', { class: 'card', id: 'recent-requests' }, h('h2', {}, `Recent requests (latest ${RECENT})`), recordsTable(recs, names)));
     stamp.textContent = `Updated ${new Date().toLocaleTimeString()}.`;
   };
   drawFilters();

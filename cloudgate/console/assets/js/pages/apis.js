@@ -222,7 +222,7 @@ async function renderDetail(ctx) {
     alertSlot,
     h('section', { class: 'card' }, h('h2', {}, 'Summary'), detailSummary(def, statusSlot)),
     gwCard,
-    promoteForm(envs, e, def, refresh),
+    promoteForm(envs, e, def, refresh) || '',
     h('section', { class: 'card' }, h('details', {}, h('summary', {}, h('strong', {}, 'Definition (JSON)')),
       h('pre', { class: 'json' }, JSON.stringify(def, null, 2)))));
   await refresh();
