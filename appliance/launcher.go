@@ -252,8 +252,8 @@ func (l *Launcher) install(v provisioning.FATVolume, files *provisioning.Files) 
 // ProvisioningDir/last-error (which the gateway's node API may show).
 func (l *Launcher) report(v provisioning.FATVolume, err error) {
 	msg := fmt.Sprintf("provisioning stick %s refused: %v; the installed provisioning (if any) stays in use", v.Device, err)
-	l.Console.Printf("%s", msg)
 	if mkErr := os.MkdirAll(l.ProvisioningDir, 0o700); mkErr == nil {
 		_ = os.WriteFile(filepath.Join(l.ProvisioningDir, "last-error"), []byte(msg+"\n"), 0o600) // best effort
 	}
+	l.Console.Printf("%s", msg)
 }

@@ -1,0 +1,13 @@
+//go:build tools
+
+package images
+
+// These blank imports keep the kernel and firmware modules required in
+// go.mod: the image builder reads their files (vmlinuz, modules, device
+// trees, Pi firmware) from the module cache, and no Go code imports them.
+import (
+	_ "github.com/gokrazy/firmware"
+	_ "github.com/gokrazy/kernel.amd64"
+	_ "github.com/gokrazy/kernel.arm64"
+	_ "github.com/gokrazy/kernel.rpi"
+)
