@@ -77,7 +77,7 @@ func extractMount(dev, dir string) error {
 
 type launcherEnv struct {
 	sys, dev, state, args string
-	console                *syncBuffer
+	console               *syncBuffer
 }
 
 type syncBuffer struct {
