@@ -59,6 +59,8 @@ type Options struct {
 	QueueSize int
 	// ShutdownUpload bounds the last upload attempt on shutdown; 0 means 3s.
 	ShutdownUpload time.Duration
+	// HTTPListener, when set, replaces Listen with an open listener (tests).
+	HTTPListener net.Listener
 	// Ready, when set, is called with the admin listener's address once the
 	// node API is listening (tests).
 	Ready func(adminAddr string)

@@ -76,6 +76,7 @@ func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
 	}
 	serveErr := n.gw.Serve(ctx, gateway.Listeners{
 		HTTP: n.opts.Listen, TLS: n.opts.TLSListen, CertFile: n.opts.TLSCert, KeyFile: n.opts.TLSKey,
+		HTTPListener: n.opts.HTTPListener,
 	})
 	n.stop(p, srv)
 	<-adminDone

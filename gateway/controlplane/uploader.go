@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgegate/edgegate/persist"
 )
 
 // Uploader timing and sizes.
@@ -29,7 +31,10 @@ type Uploader struct {
 	log       *slog.Logger
 
 	errors      atomic.Int64
-	sentDropped int64 // reporter drops already acknowledged by the gate; loop goroutine only
+	sentDropped int64         // reporter drops already acknowledged by the gate
+	pending     *pendingBatch // the batch being retried; nil between batches
+	// sentDropped and pending belong to whoever calls upload1: the loop
+	// goroutine, then Flush after Shutdown.
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -114,16 +119,46 @@ type reportBatch struct {
 	Records   []json.RawMessage `json:"records"`
 }
 
+// pendingBatch is a batch being sent: kept as is until the gate
+// acknowledges it, so every retry carries the same records, dropped count and
+// Idempotency-Key.
+type pendingBatch struct {
+	batch      persist.ReportBatch
+	body       []byte
+	memDropped int64
+}
+
 // upload1 sends the oldest spooled batch, if any, and returns how many
 // records the gate acknowledged.
 func (u *Uploader) upload1(ctx context.Context) (int, error) {
-	db := u.rep.db
-	batch, err := db.PeekReports(uploadBatch)
+	if u.pending == nil {
+		p, err := u.nextBatch()
+		if err != nil || p == nil {
+			return 0, err
+		}
+		u.pending = p
+	}
+	p := u.pending
+	if err := u.client.PostReports(ctx, p.batch.ID, p.body); err != nil {
+		return 0, err
+	}
+	u.pending = nil
+	u.sentDropped = p.memDropped
+	if err := u.rep.db.AckReports(p.batch); err != nil {
+		return 0, fmt.Errorf("remove acknowledged batch %s from the spool: %w", p.batch.ID, err)
+	}
+	return len(p.batch.Records), nil
+}
+
+// nextBatch reads and encodes the oldest spooled batch; nil when the spool
+// is empty.
+func (u *Uploader) nextBatch() (*pendingBatch, error) {
+	batch, err := u.rep.db.PeekReports(uploadBatch)
 	if err != nil {
-		return 0, fmt.Errorf("read the spool: %w", err)
+		return nil, fmt.Errorf("read the spool: %w", err)
 	}
 	if len(batch.Records) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	// persist counts what the spool dropped; the reporter what never
 	// reached it.
@@ -134,16 +169,9 @@ func (u *Uploader) upload1(ctx context.Context) (int, error) {
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
-		return 0, fmt.Errorf("encode report batch: %w", err)
+		return nil, fmt.Errorf("encode report batch %s: %w", batch.ID, err)
 	}
-	if err := u.client.PostReports(ctx, batch.ID, data); err != nil {
-		return 0, err
-	}
-	u.sentDropped = memDropped
-	if err := db.AckReports(batch); err != nil {
-		return 0, fmt.Errorf("remove acknowledged batch %s from the spool: %w", batch.ID, err)
-	}
-	return len(batch.Records), nil
+	return &pendingBatch{batch: batch, body: data, memDropped: memDropped}, nil
 }
 
 // Flush uploads what the spool holds until it is empty, an upload fails or
