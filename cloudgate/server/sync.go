@@ -87,6 +87,12 @@ func (s *Server) waitSync(r *http.Request, c *caller, p syncParams) (*wire.SyncR
 		case resp != nil || p.wait == 0:
 			return resp, nil
 		}
+		// A revocation does not change the revision; it wakes watchers.
+		// Checking after Watch means one committed before it is seen here
+		// and one committed after it closes changed.
+		if e := s.checkIssued(c.token); e != nil {
+			return nil, e
+		}
 		if !held {
 			if s.waiting.Add(1) > int64(s.opts.MaxWaiters) {
 				s.waiting.Add(-1)
@@ -96,10 +102,7 @@ func (s *Server) waitSync(r *http.Request, c *caller, p syncParams) (*wire.SyncR
 		}
 		select {
 		case <-changed:
-			// A change, or a revocation: check the token again.
-			if e := s.checkIssued(c.token); e != nil {
-				return nil, e
-			}
+			// A change, or a revocation: the loop looks again.
 		case <-timer.C:
 			return nil, nil
 		case <-s.stopping:

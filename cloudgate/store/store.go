@@ -252,15 +252,6 @@ func (s *Store) notify(org, env string) {
 	}
 }
 
-// HasWatchers reports whether anyone waits for the environment's next
-// change (a held /sync long poll, for instance).
-func (s *Store) HasWatchers(org, env string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.watchers[org+"/"+env]
-	return ok
-}
-
 // Ping checks that the database answers.
 func (s *Store) Ping() error {
 	return s.view(func(*bolt.Tx) error { return nil })
