@@ -72,6 +72,7 @@ func TestConsoleJourney(t *testing.T) {
 	p.shot("apis-deployed")
 	apiDetail(t, p, apiID)
 	analytics(t, p, sent)
+	otherPlatforms(t, p, token)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
 	phone(t, p, gatewayID)
 	if t.Failed() {
@@ -337,4 +338,52 @@ func phone(t *testing.T, p *page, gatewayID string) {
 		}
 		p.shot(pg.nav + "-phone")
 	}
+}
+
+// otherPlatforms runs the wizard for the Docker and appliance platforms in
+// the existing environment and checks their filled-in instructions; the new
+// gateways are listed as configured (never connected) on the overview.
+func otherPlatforms(t *testing.T, p *page, firstToken string) {
+	t.Helper()
+	for _, c := range []struct {
+		platform, host, section string
+		want                    []string
+	}{
+		{"docker", "https://gw-docker.acme.example", "#install-docker", []string{"docker run -d --name edgegate", "-p 8082:8082", "-e gravitee_cloud_token='", "-e gravitee_license_key='"}},
+		{"appliance", "https://gw-box.acme.example:8443", "#install-appliance", []string{"make image TARGET=amd64", "edgegate provision --token-file cloud-token --license-file license.key --out prov.img", "dd if=prov.img"}},
+	} {
+		p.click(`a[data-nav=gateways]`)
+		p.waitJS("the gateways page", `document.querySelector('#gateways table')`, pollTimeout)
+		p.click("#deploy-gateway")
+		p.waitJS("the wizard", `document.querySelector('#wizard')?.dataset.step === 'Gateway type'`, pollTimeout)
+		p.click("#wizard-next")
+		p.click(fmt.Sprintf(`label[data-choice=%s]`, c.platform))
+		p.click("#wizard-next")
+		p.waitJS("the environment step", `document.querySelector('#env-select')`, pollTimeout)
+		if env := js[string](p, `document.querySelector('#env-select').value`); env != "acme/prod" {
+			t.Errorf("the wizard offers %q as the existing environment, want acme/prod", env)
+		}
+		p.click("#wizard-next")
+		p.typeInto("#ap-0", c.host)
+		p.click("#wizard-next")
+		p.click("#generate")
+		p.waitJS("the installation details", fmt.Sprintf(`document.querySelector(%s)`, quote(c.section)), pollTimeout)
+		text := p.text(c.section)
+		token := js[string](p, `document.querySelector('#cloud-token').value`)
+		if token == "" || token == firstToken {
+			t.Errorf("%s: the wizard shows no new token", c.platform)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s instructions lack %q:\n%s", c.platform, w, text)
+			}
+		}
+		if c.platform == "docker" && !strings.Contains(text, token) {
+			t.Error("the docker run line does not carry the new token")
+		}
+		p.shot("wizard-installation-" + c.platform)
+	}
+	p.click(`a[data-nav=overview]`)
+	p.waitJS("three gateways, two configured", `document.querySelectorAll('[data-gateway-state]').length === 3 && [...document.querySelectorAll('[data-gateway-state]')].filter(e => e.textContent.includes('Configured')).length === 2`, pollTimeout)
+	p.shot("overview-configured-gateways")
 }

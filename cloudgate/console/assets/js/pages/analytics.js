@@ -61,6 +61,9 @@ function chartCard(title, id, ...content) {
   return h('section', { class: 'card', id }, h('h2', {}, title), content);
 }
 
+// chartWidth sizes the wide chart's drawing to the screen so its text stays readable.
+const chartWidth = () => Math.round(Math.min(1200, Math.max(360, window.innerWidth - 120)));
+
 function charts(st, rangeMs) {
   const series = (st.series || []).map((p) => ({
     ...p, other: Math.max(0, (Number(p.count) || 0) - (Number(p['2xx']) || 0) - (Number(p['4xx']) || 0) - (Number(p['5xx']) || 0)),
@@ -76,7 +79,7 @@ function charts(st, rangeMs) {
   const wide = (card) => { card.classList.add('wide'); return card; };
   return h('div', { class: 'chart-grid' },
     wide(chartCard('Requests over time', 'chart-requests',
-      stackedBars(series, SERIES_KEYS, { label: `Requests over time, ${fmtNum(st.total)} in total`, timeLabel: timeLabeler(rangeMs), width: 1200, height: 240 }),
+      stackedBars(series, SERIES_KEYS, { label: `Requests over time, ${fmtNum(st.total)} in total`, timeLabel: timeLabeler(rangeMs), width: chartWidth(), height: 240 }),
       legend(SERIES_KEYS))),
     chartCard('Status classes', 'chart-status',
       classes.length ? hbars(classes, { label: 'Requests by status class' }) : h('p', { class: 'muted' }, 'No request in this range.')),

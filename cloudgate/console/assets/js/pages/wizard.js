@@ -142,7 +142,7 @@ function summaryList(st) {
     h('dt', {}, 'Name'), h('dd', {}, gatewayName(st)));
 }
 
-const gatewayName = (st) => st.name.trim() || new URL(st.accessPoints[0]).host;
+const gatewayName = (st) => st.name.trim() || new URL(st.accessPoints[0]).hostname;
 
 function stepGenerate(st, redraw) {
   if (st.result) {
