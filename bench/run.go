@@ -141,7 +141,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // prepare builds the Go targets, reads USER_HZ and pins the harness.
 func prepare(ctx context.Context, o Options, dir string, rep *Report) (env, error) {
 	e := env{dir: dir, proxyCPU: -1, hz: ClockTicks(ctx), log: o.Log}
-	goCmd := goTool()
+	goCmd, err := goTool()
+	if err != nil {
+		return e, err
+	}
 	root, err := moduleRoot(ctx, goCmd)
 	if err != nil {
 		return e, err

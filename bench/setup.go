@@ -85,12 +85,13 @@ func moduleRoot(ctx context.Context, goCmd string) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// goTool is the go command: from PATH, else the running toolchain's.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
+// goTool finds the go command in PATH.
+func goTool() (string, error) {
+	p, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("the go command builds the measured programs: %w", err)
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return p, nil
 }
 
 // build compiles the package pkg of the module at root into out.
