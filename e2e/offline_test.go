@@ -235,6 +235,7 @@ type fakeGate struct {
 	ca      *x509.Certificate
 	backend string
 
+	apis     int // extra APIs served at /fake-N (benchmarks)
 	mode     atomic.Pointer[string]
 	released chan struct{} // closed when leaving black-hole mode
 	mu       sync.Mutex
@@ -335,7 +336,11 @@ func (g *fakeGate) serveHealthy(w http.ResponseWriter, r *http.Request, invalid 
 			"listeners":[{"type":"http","paths":[{"path":"/fake"}],"entrypoints":[{"type":"http-proxy"}]}],
 			"endpointGroups":[{"name":"default","type":"http-proxy","endpoints":[{"name":"b","type":"http-proxy","configuration":{"target":%q}}]}],
 			"plans":[{"id":"free","name":"Free","status":"PUBLISHED","security":{"type":"key-less"}}]}`, target))
-		json.NewEncoder(w).Encode(wire.SyncResponse{Revision: rev, Full: true, Organization: "acme", Environment: "prod", APIs: []json.RawMessage{api}, Subscriptions: []wire.Subscription{}})
+		apis := []json.RawMessage{api}
+		for i := range g.apis {
+			apis = append(apis, json.RawMessage(strings.ReplaceAll(strings.ReplaceAll(string(api), `"fake"`, fmt.Sprintf(`"fake-%d"`, i)), `"/fake"`, fmt.Sprintf(`"/fake-%d"`, i))))
+		}
+		json.NewEncoder(w).Encode(wire.SyncResponse{Revision: rev, Full: true, Organization: "acme", Environment: "prod", APIs: apis, Subscriptions: []wire.Subscription{}})
 	case "/reports":
 		g.storeReports(w, r)
 	default:
@@ -864,4 +869,56 @@ func copyFile(t testing.TB, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkStartFromSnapshot1000APIs measures the time from process start
+// to the first request served from a snapshot of 1,000 APIs, with the gate
+// unreachable (a black hole).
+func BenchmarkStartFromSnapshot1000APIs(b *testing.B) {
+	backend, _ := countingBackend(b)
+	g := newFakeGate(b, backend.URL)
+	g.apis = 999
+	seed := b.TempDir()
+	gw := startGateway(b, seed, g.credentials(b))
+	gw.waitReady(b)
+	if code, body := gw.do(b, http.MethodGet, "/fake-998/x", nil); code != http.StatusOK {
+		b.Fatalf("%d %q", code, body)
+	}
+	if err := gw.stop(b); err != nil {
+		b.Fatal(err)
+	}
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hole.Close()
+	go blackHole(hole)
+	creds := fakeCredentials(b, "https://"+hole.Addr().String(), g.ca)
+	var total time.Duration
+	for b.Loop() {
+		data := b.TempDir()
+		copyFile(b, filepath.Join(seed, "edgegate.db"), filepath.Join(data, "edgegate.db"))
+		t0 := time.Now()
+		gw := startGateway(b, data, creds)
+		c := &http.Client{Timeout: time.Second}
+		for {
+			resp, err := c.Get("http://" + gw.listen + "/fake-500/x")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Since(t0) > 30*time.Second {
+				b.Fatalf("not serving 30 s after start: %v\n%s", err, gw.out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(t0)
+		if err := gw.stop(b); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-serve")
 }

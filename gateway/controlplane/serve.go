@@ -182,7 +182,11 @@ func (n *node) stop(p *parts, admin *http.Server) {
 	n.rep.Shutdown()
 	st := n.db.SpoolStats()
 	n.log.Info("report queue flushed into the spool", "spooled", st.Records)
-	if p.up != nil && st.Records > 0 {
+	switch {
+	case p.up == nil || st.Records == 0:
+	case p.up.failing.Load():
+		n.log.Info("the cloud gate is unreachable; the spooled records wait for the next start", "spooled", st.Records)
+	default:
 		d := n.opts.ShutdownUpload
 		if d <= 0 {
 			d = 3 * time.Second

@@ -31,6 +31,7 @@ type Uploader struct {
 	log       *slog.Logger
 
 	errors      atomic.Int64
+	failing     atomic.Bool // the last upload attempt failed
 	sentDropped int64         // reporter drops already acknowledged by the gate
 	pending     *pendingBatch // the batch being retried; nil between batches
 	// sentDropped and pending belong to whoever calls upload1: the loop
@@ -140,8 +141,12 @@ func (u *Uploader) upload1(ctx context.Context) (int, error) {
 	}
 	p := u.pending
 	if err := u.client.PostReports(ctx, p.batch.ID, p.body); err != nil {
+		if ctx.Err() == nil { // an upload cut short by shutdown says nothing of the gate
+			u.failing.Store(true)
+		}
 		return 0, err
 	}
+	u.failing.Store(false)
 	u.pending = nil
 	u.sentDropped = p.memDropped
 	if err := u.rep.db.AckReports(p.batch); err != nil {

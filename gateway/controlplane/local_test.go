@@ -1,0 +1,61 @@
+package controlplane
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLocalDirectory(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// A later mtime even on coarse clocks, so the poller sees the change.
+		future := time.Now().Add(time.Duration(len(content)) * time.Millisecond)
+		if err := os.Chtimes(p, future, future); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.json", string(apiJSON("a", "/a", backend.URL)))
+	write("broken.json", `{"id": "broken",`)
+	write("notes.txt", "not a definition")
+
+	n := startRun(t, Options{DataDir: t.TempDir(), APIsDir: dir})
+	n.waitStatus(t, "/a/x", http.StatusOK)
+	s := n.sync(t)
+	if s.Source != SourceLocal || !strings.Contains(s.LastError, "broken.json") {
+		t.Fatalf("the refused file is not named: %+v", s)
+	}
+
+	t.Run("a new file is served", func(t *testing.T) {
+		write("b.json", string(apiJSON("b", "/b", backend.URL)))
+		n.waitStatus(t, "/b/x", http.StatusOK)
+	})
+	t.Run("a file turned bad keeps its last good version", func(t *testing.T) {
+		write("b.json", `{"id":"b","name":"b","definitionVersion":"V4","type":"proxy","listeners":[]}`)
+		eventually(t, 10*time.Second, func() string {
+			if s := n.sync(t); !strings.Contains(s.LastError, "b.json") || !strings.Contains(s.LastError, "last good version") {
+				return "not reported yet: " + s.LastError
+			}
+			return ""
+		})
+		n.waitStatus(t, "/b/x", http.StatusOK)
+	})
+	t.Run("a removed file is no longer served", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dir, "a.json")); err != nil {
+			t.Fatal(err)
+		}
+		n.waitStatus(t, "/a/x", http.StatusNotFound)
+		n.waitStatus(t, "/b/x", http.StatusOK)
+	})
+}
