@@ -31,7 +31,7 @@ type Uploader struct {
 	log       *slog.Logger
 
 	errors      atomic.Int64
-	failing     atomic.Bool // the last upload attempt failed
+	failing     atomic.Bool   // the last upload attempt failed
 	sentDropped int64         // reporter drops already acknowledged by the gate
 	pending     *pendingBatch // the batch being retried; nil between batches
 	// sentDropped and pending belong to whoever calls upload1: the loop
