@@ -29,6 +29,7 @@ func runServe(e *env, args []string) error {
 	fs.DurationVar(&o.LicenseTTL, "license-ttl", 365*24*time.Hour, "validity of issued licenses")
 	fs.StringVar(&o.LicenseTier, "license-tier", "universe", "tier of issued licenses")
 	fs.StringVar(&features, "license-features", "", "comma-separated features of issued licenses")
+	fs.DurationVar(&o.AnalyticsRetention, "analytics-retention", 90*24*time.Hour, "how long request records are kept (0 keeps them forever)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -38,6 +39,9 @@ func runServe(e *env, args []string) error {
 	}
 	if err := need(fs, "data-dir"); err != nil {
 		return err
+	}
+	if o.AnalyticsRetention == 0 {
+		o.AnalyticsRetention = -1 // forever
 	}
 	for _, f := range strings.Split(features, ",") {
 		if f = strings.TrimSpace(f); f != "" {

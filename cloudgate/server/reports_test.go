@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/analytics"
@@ -190,4 +192,27 @@ func ExampleDecodeReportBatch() {
 	b, err := DecodeReportBatch([]byte(`{"batchId":"b1","records":[{"timestamp":1,"requestId":"r1","httpMethod":"GET","uri":"/demo","status":200}]}`))
 	fmt.Println(len(b.Records), err)
 	// Output: 1 <nil>
+}
+
+func TestAnalyticsRetention(t *testing.T) {
+	g := startGate(t, func(o *Options) { o.AnalyticsRetention = time.Hour })
+	token := g.provision("acme", "prod")
+	old := time.Now().Add(-2 * time.Hour).UnixMilli()
+	b := wire.ReportBatch{BatchID: "b", Records: []analytics.Record{
+		{Timestamp: old, RequestID: "old", HTTPMethod: "GET", URI: "/", Status: 200},
+		{Timestamp: time.Now().UnixMilli(), RequestID: "new", HTTPMethod: "GET", URI: "/", Status: 200},
+	}}
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := g.report(token, map[string]string{"Content-Encoding": "gzip"}, gz(t, data)); status != 200 {
+		t.Fatalf("report = %d %s", status, body)
+	}
+	g.srv.pruneOnce(context.Background())
+	var count struct{ Count int64 }
+	g.mgmt("GET", "/orgs/acme/analytics/count", nil, 200, &count)
+	if count.Count != 1 {
+		t.Fatalf("%d records after pruning, want 1", count.Count)
+	}
 }

@@ -74,6 +74,10 @@ type Options struct {
 	Now func() time.Time
 	// Store tunes the database; nil means its defaults.
 	Store *store.Options
+	// AnalyticsRetention is how long request records are kept; 0 means 90
+	// days, a negative value keeps them forever. Older records are deleted
+	// at start and every PruneInterval while Serve runs.
+	AnalyticsRetention time.Duration
 	// MaxWaiters bounds the /sync long polls held at once; 0 means 10000.
 	// Beyond it a poll that would wait is answered 503 with Retry-After, so
 	// the gateway backs off instead of spinning.
@@ -147,6 +151,9 @@ func fillDefaults(o *Options) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AnalyticsRetention == 0 {
+		o.AnalyticsRetention = 90 * 24 * time.Hour
+	}
 	if o.MaxWaiters <= 0 {
 		o.MaxWaiters = 10000
 	}
@@ -205,6 +212,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var janitor sync.WaitGroup
+	if s.opts.AnalyticsRetention > 0 {
+		janitor.Go(func() { s.pruneLoop(ctx) })
+	}
+	defer janitor.Wait()
 	done := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
@@ -223,6 +235,48 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("cloudgate: shutdown: %w", shutdownErr)
 	}
 	return nil
+}
+
+// PruneInterval is how often Serve deletes analytics records older than
+// Options.AnalyticsRetention.
+const PruneInterval = time.Hour
+
+// pruneBatch bounds one pruning transaction.
+const pruneBatch = 10000
+
+// pruneLoop deletes expired analytics records until ctx ends.
+func (s *Server) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(PruneInterval)
+	defer t.Stop()
+	for {
+		s.pruneOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneOnce deletes what expired, a batch per transaction so gateways'
+// reports are not held up behind one long write.
+func (s *Server) pruneOnce(ctx context.Context) {
+	before := s.now().Add(-s.opts.AnalyticsRetention).UnixMilli()
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.store.PruneRecords(before, pruneBatch)
+		total += n
+		if err != nil {
+			s.log.Error("prune analytics", "err", err)
+			return
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		s.log.Info("pruned analytics records", "count", total, "olderThan", s.opts.AnalyticsRetention)
+	}
 }
 
 // Close closes the database. Call it after Serve returned.

@@ -263,3 +263,61 @@ func (s *Store) Records(org string, q Query) ([]analytics.Record, error) {
 	sortNewestFirst(out)
 	return out, err
 }
+
+// PruneRecords deletes up to max records (over all organizations) whose
+// timestamp is before the given Unix ms, with their deduplication entries
+// and counts, in one transaction. It returns how many it deleted; call it
+// again while that equals max. A request id pruned here would be stored
+// again if a gateway resent it, which only a gateway holding records older
+// than the retention could do.
+func (s *Store) PruneRecords(before int64, max int) (int, error) {
+	n := 0
+	err := s.update(func(tx *bolt.Tx) error {
+		an := tx.Bucket(bktAnalytics)
+		return an.ForEachBucket(func(org []byte) error {
+			ob := an.Bucket(org)
+			return ob.ForEachBucket(func(ttk []byte) error {
+				if n >= max {
+					return nil
+				}
+				deleted, err := pruneIndex(ob.Bucket(ttk), before, max-n)
+				n += deleted
+				return err
+			})
+		})
+	})
+	if err != nil {
+		return n, fmt.Errorf("prune analytics: %w", err)
+	}
+	return n, nil
+}
+
+func pruneIndex(idx *bolt.Bucket, before int64, max int) (int, error) {
+	recs, ids, counts := idx.Bucket(bktRecords), idx.Bucket(bktIDs), idx.Bucket(bktCounts)
+	var keys [][]byte
+	c := recs.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < max; k, _ = c.Next() {
+		if int64(binary.BigEndian.Uint64(k[:8])) >= before {
+			break
+		}
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		var r analytics.Record
+		if _, err := getJSON(recs, k, &r); err != nil {
+			return 0, err
+		}
+		if err := recs.Delete(k); err != nil {
+			return 0, err
+		}
+		if err := ids.Delete(k[8:]); err != nil {
+			return 0, err
+		}
+		for _, ck := range [][]byte{keyTotal, []byte("api:" + r.APIID)} {
+			if err := counts.Put(ck, u64(readCount(counts.Get(ck))-min(readCount(counts.Get(ck)), 1))); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(keys), nil
+}

@@ -437,3 +437,37 @@ func TestDeployRefusesDuplicateContextPath(t *testing.T) {
 		t.Fatalf("deploy after the other was undeployed: %v", err)
 	}
 }
+
+func TestPruneRecords(t *testing.T) {
+	s, _ := openTest(t, nil)
+	var recs []analytics.Record
+	for i := range 10 {
+		recs = append(recs, rec(fmt.Sprint("r", i), int64(1000*(i+1)), []string{"a", "b"}[i%2], 200, 1))
+	}
+	if _, err := s.StoreReports(Batch{Org: "acme", TTK: "t", Key: "b", Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoreReports(Batch{Org: "globex", TTK: "t", Key: "b", Records: recs[:2]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		max, want int
+	}{{3, 3}, {100, 4}, {100, 0}} {
+		n, err := s.PruneRecords(5500, tc.max)
+		if err != nil || n != tc.want {
+			t.Fatalf("PruneRecords(max %d) = %d, %v; want %d", tc.max, n, err, tc.want)
+		}
+	}
+	for _, c := range []struct {
+		org, api string
+		want     int64
+	}{{"acme", "", 5}, {"acme", "a", 2}, {"acme", "b", 3}, {"globex", "", 0}} {
+		if n, _ := s.CountRecords(c.org, c.api); n != c.want {
+			t.Errorf("CountRecords(%s, %q) = %d, want %d", c.org, c.api, n, c.want)
+		}
+	}
+	left, _ := s.Records("acme", Query{})
+	if len(left) != 5 || left[len(left)-1].Timestamp != 6000 {
+		t.Fatalf("records left %+v", left)
+	}
+}
