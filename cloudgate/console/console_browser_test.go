@@ -69,6 +69,7 @@ func TestConsoleJourney(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	sent := proxyThroughGateway(t, client, "http://"+gwListen)
 	t.Logf("deploy clicked → first proxied answer: %v", time.Since(deployed).Round(time.Millisecond))
+	p.waitText(`[data-api-running="console-echo"]`, "1 / 1 gateways")
 	p.shot("apis-deployed")
 	apiDetail(t, p, apiID)
 	analytics(t, p, sent)

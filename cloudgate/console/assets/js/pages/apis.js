@@ -53,18 +53,28 @@ function deployButton(e, a, after) {
   return btn;
 }
 
-function apisTable(e, apis, after) {
+// runningSummary says how many of the environment's gateways run the API's deployed revision.
+function runningSummary(a, gws) {
+  if (!a.deployed) return h('span', { class: 'muted' }, '—');
+  const live = gws.filter((g) => !g.revoked && toDate(g.lastSeen));
+  const running = live.filter((g) => Number(g.revisionApplied) >= Number(a.deployedRevision)).length;
+  if (!live.length) return h('span', { class: 'muted' }, 'no gateway connected');
+  return badge(running === live.length ? 'ok' : 'warn', `${running} / ${live.length} gateways`);
+}
+
+function apisTable(e, apis, gws, after) {
   return table([
     { label: 'API', cell: (a) => [h('a', { href: apiHref(e, a.id) }, h('strong', {}, a.name || a.id)), h('span', { class: 'sub mono' }, a.id)] },
     { label: 'Context paths', cell: (a) => (a.contextPaths || []).map((p) => h('span', { class: 'tag' }, p)) },
     { label: 'Plans', cell: (a) => plansCell(a.plans) },
     { label: 'Status', cell: (a) => h('span', { 'data-api-status': a.id }, statusBadge(a)) },
+    { label: 'Running on', cell: (a) => h('span', { 'data-api-running': a.id }, runningSummary(a, gws)) },
     { label: 'Actions', cell: (a) => h('div', { class: 'actions' }, h('a', { class: 'btn btn-small', href: apiHref(e, a.id) }, 'View'), deployButton(e, a, after)) },
-  ], apis, { caption: `APIs of ${e.org} / ${e.env}`, empty: 'No API in this environment yet: import one above.' });
+  ], apis, { caption: `APIs of ${e.org} / ${e.env}`, empty: 'No API in this environment yet: import one below.' });
 }
 
 function importCard(e, onImported) {
-  const ta = h('textarea', { id: 'api-definition', rows: 14, spellcheck: 'false', 'aria-describedby': 'api-definition-hint',
+  const ta = h('textarea', { id: 'api-definition', rows: 10, spellcheck: 'false', 'aria-describedby': 'api-definition-hint',
     placeholder: '{ "id": "…", "name": "…", "definitionVersion": "V4", "type": "proxy", … }' });
   const file = h('input', { type: 'file', id: 'api-file', accept: '.json,application/json' });
   const errSlot = h('div', { id: 'api-definition-error-slot' });
@@ -103,7 +113,7 @@ function importCard(e, onImported) {
       const res = await api.importAPI(e.org, e.env, text);
       setError(null);
       okSlot.replaceChildren(h('p', { class: 'success', role: 'status', id: 'import-result' },
-        'Imported ', h('a', { href: apiHref(e, res.id) }, res.id), ' into ', `${e.org} / ${e.env}`, '. Deploy it below to send it to the gateways.'));
+        'Imported ', h('a', { href: apiHref(e, res.id) }, res.id), ' into ', `${e.org} / ${e.env}`, '. Deploy it above to send it to the gateways.'));
       ta.value = '';
       file.value = '';
       await onImported();
@@ -134,14 +144,15 @@ async function renderList(ctx) {
   const listCard = h('section', { class: 'card', id: 'api-list' });
   const importSlot = h('div');
   const draw = async () => {
-    const apis = await api.listAPIs(e.org, e.env);
+    const [apis, gws] = await Promise.all([api.listAPIs(e.org, e.env), api.listGateways(e.org, e.env)]);
     if (!ctx.alive()) return;
-    listCard.replaceChildren(h('h2', {}, `APIs in ${e.org} / ${e.env}`), apisTable(e, apis, draw));
+    listCard.replaceChildren(h('h2', {}, `APIs in ${e.org} / ${e.env}`), apisTable(e, apis, gws, draw));
   };
   const pick = async (x) => { e = x; importSlot.replaceChildren(importCard(e, draw)); alertSlot.replaceChildren(); await draw(); };
   head.append(h('div', { class: 'actions' }, envPicker(envs, e, pick)));
-  ctx.main.append(alertSlot, importSlot, listCard);
+  ctx.main.append(alertSlot, listCard, importSlot);
   await pick(e);
+  ctx.every(3000, draw);
 }
 
 function gatewayRunsCell(a, g) {

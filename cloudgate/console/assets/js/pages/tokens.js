@@ -5,7 +5,10 @@ import { h, pageHead, badge, table, fmtTime, toDate, confirmDialog, errorBox, an
 import { gatewayState } from '../model.js';
 
 function tokenState(t) {
-  if (t.revoked) return badge('bad', 'Revoked');
+  if (t.revoked) {
+    const at = toDate(t.revokedAt);
+    return [badge('bad', 'Revoked'), at ? h('span', { class: 'sub' }, `at ${fmtTime(at)}`) : null];
+  }
   const exp = toDate(t.expiresAt);
   if (exp && exp.getTime() < Date.now()) return badge('warn', 'Expired');
   return badge('ok', 'Active');
