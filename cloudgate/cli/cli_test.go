@@ -115,6 +115,12 @@ func TestOperatorCommands(t *testing.T) {
 	if out := mustRun(t, "env", "create", "--org", "acme", "--env", "prod"); !strings.Contains(out, "exists") {
 		t.Fatalf("second env create: %q", out)
 	}
+	if err := os.MkdirAll("gw", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("gw/cloud-token", []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out := mustRun(t, "gateway", "create", "--org", "acme", "--env", "prod", "--access-point", "a.example", "--access-point", "b.example", "--out", "gw")
 	if !strings.Contains(out, filepath.Join("gw", "cloud-token")) || !strings.Contains(out, filepath.Join("gw", "license.key")) {
 		t.Fatalf("gateway create did not say where it wrote: %q", out)

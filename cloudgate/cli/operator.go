@@ -89,10 +89,10 @@ func runGatewayCreate(e *env, args []string) error {
 		return fmt.Errorf("create --out directory: %w", err)
 	}
 	tokPath, licPath := filepath.Join(out, "cloud-token"), filepath.Join(out, "license.key")
-	if err := os.WriteFile(tokPath, []byte(inst.CloudToken+"\n"), 0o600); err != nil {
+	if err := writeSecret(tokPath, inst.CloudToken+"\n"); err != nil {
 		return fmt.Errorf("write cloud token: %w", err)
 	}
-	if err := os.WriteFile(licPath, []byte(inst.LicenseKey+"\n"), 0o600); err != nil {
+	if err := writeSecret(licPath, inst.LicenseKey+"\n"); err != nil {
 		return fmt.Errorf("write license: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "gateway %s (%s) created in %s/%s\n", inst.Gateway.ID, inst.Gateway.Name, o.org, o.env)
@@ -274,4 +274,27 @@ func runAnalyticsCount(e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, n)
 	return nil
+}
+
+// writeSecret replaces path with text, mode 0600 even when the file existed
+// with another mode, atomically (a gateway watching the file never reads
+// half of it).
+func writeSecret(path, text string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
