@@ -234,12 +234,12 @@ func Hosts(listenHost, publicHost string) []string {
 	return out
 }
 
+// serial is a random 127-bit certificate serial number.
 func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err) // crypto/rand does not fail
-	}
-	return n
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[0] &= 0x7f
+	return new(big.Int).SetBytes(b[:])
 }
 
 func readPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
