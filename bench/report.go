@@ -276,7 +276,7 @@ func (r *Report) Markdown() string {
 	b.WriteString("\nRounds (rps / CPU µs per request / p50 µs):\n\n")
 	b.WriteString(r.roundsTable())
 	if len(r.Skipped) > 0 {
-		b.WriteString("\nNot measured:\n")
+		b.WriteString("\nNot measured, or failed:\n")
 		names := make([]string, 0, len(r.Skipped))
 		for n := range r.Skipped {
 			names = append(names, n)

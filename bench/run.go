@@ -127,7 +127,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	targets := startTargets(ctx, e, names, rep)
 	defer stopAll(backend, targets, o.Log)
-	if err := warmUp(ctx, o, targets); err != nil {
+	if err := warmUp(ctx, o, targets, rep); err != nil {
 		return nil, err
 	}
 	if err := rounds(ctx, o, targets, rep); err != nil {
@@ -231,11 +231,17 @@ func stopAll(backend *process, ts []*Target, log io.Writer) {
 	}
 }
 
-func warmUp(ctx context.Context, o Options, ts []*Target) error {
+// warmUp loads every target once before measuring; a target that fails is
+// reported and not measured.
+func warmUp(ctx context.Context, o Options, ts []*Target, rep *Report) error {
 	for _, t := range ts {
 		fmt.Fprintf(o.Log, "warming up %s\n", t.Name)
-		if _, err := RunWrk(ctx, WrkOptions{URL: t.URL(), Header: t.Header, Connections: o.Connections, Duration: o.Warmup}); err != nil {
-			return fmt.Errorf("warm up %s: %w", t.Name, err)
+		_, err := RunWrk(ctx, WrkOptions{URL: t.URL(), Header: t.Header, Connections: o.Connections, Duration: o.Warmup})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			rep.Skipped[t.Name] = fmt.Sprintf("warm-up failed: %v", err)
 		}
 	}
 	return nil
@@ -243,13 +249,24 @@ func warmUp(ctx context.Context, o Options, ts []*Target) error {
 
 // rounds measures every target once per round; each round starts with the
 // next target, so no target always runs right after the same neighbour.
+//
+// A target that fails (its process died, its answers stopped) is dropped
+// from the following rounds and reported with the reason; the others go on.
 func rounds(ctx context.Context, o Options, ts []*Target, rep *Report) error {
 	for r := range o.Rounds {
 		for k := range ts {
 			t := ts[(r+k)%len(ts)]
+			if _, failed := rep.Skipped[t.Name]; failed {
+				continue
+			}
 			s, err := measure(ctx, o, t)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", r+1, t.Name, err)
+				rep.Skipped[t.Name] = fmt.Sprintf("failed in round %d (earlier rounds are in the table): %v", r+1, err)
+				fmt.Fprintf(o.Log, "round %d/%d %s failed: %v\n", r+1, o.Rounds, t.Name, err)
+				continue
 			}
 			s.Round = r
 			rep.Samples[t.Name] = append(rep.Samples[t.Name], s)
