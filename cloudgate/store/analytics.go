@@ -58,6 +58,7 @@ func (s *Store) StoreReports(b Batch) (wire.ReportAck, error) {
 		if err != nil {
 			return err
 		}
+		added := map[string]uint64{}
 		for i := range b.Records {
 			stored, err := putRecord(idx, &b.Records[i])
 			if err != nil {
@@ -65,9 +66,14 @@ func (s *Store) StoreReports(b Batch) (wire.ReportAck, error) {
 			}
 			if stored {
 				ack.Accepted++
+				added[string(keyTotal)]++
+				added["api:"+b.Records[i].APIID]++
 			} else {
 				ack.Duplicates++
 			}
+		}
+		if err := addCounts(idx.Bucket(bktCounts), added); err != nil {
+			return err
 		}
 		if err := addDropped(tx.Bucket(bktGateways), b.GatewayID, b.Dropped); err != nil {
 			return err
@@ -97,8 +103,9 @@ func analyticsIndex(tx *bolt.Tx, org, ttk string) (*bolt.Bucket, error) {
 	return idx, nil
 }
 
-// putRecord stores r unless its request id is known; it reports whether it
-// stored it.
+// putRecord stores r unless its request id is known (in the index or earlier
+// in the same batch); it reports whether it stored it. Counts are the
+// caller's.
 func putRecord(idx *bolt.Bucket, r *analytics.Record) (bool, error) {
 	ids := idx.Bucket(bktIDs)
 	if ids.Get([]byte(r.RequestID)) != nil {
@@ -111,13 +118,17 @@ func putRecord(idx *bolt.Bucket, r *analytics.Record) (bool, error) {
 	if err := ids.Put([]byte(r.RequestID), key); err != nil {
 		return false, err
 	}
-	counts := idx.Bucket(bktCounts)
-	for _, k := range [][]byte{keyTotal, []byte("api:" + r.APIID)} {
-		if err := counts.Put(k, u64(readCount(counts.Get(k))+1)); err != nil {
-			return false, err
+	return true, nil
+}
+
+// addCounts adds to the counters of an analytics index.
+func addCounts(counts *bolt.Bucket, added map[string]uint64) error {
+	for k, n := range added {
+		if err := counts.Put([]byte(k), u64(readCount(counts.Get([]byte(k)))+n)); err != nil {
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 func readCount(v []byte) uint64 {
