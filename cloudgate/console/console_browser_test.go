@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -76,6 +78,8 @@ func TestConsoleJourney(t *testing.T) {
 	otherPlatforms(t, p, token)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
 	phone(t, p, gatewayID)
+	dark(t, p, gatewayID)
+	gateDown(t, p, g)
 	if t.Failed() {
 		return
 	}
@@ -327,7 +331,7 @@ func revoke(t *testing.T, p *page, gatewayID, nodeAPI string) {
 func phone(t *testing.T, p *page, gatewayID string) {
 	t.Helper()
 	p.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
-	defer p.do("desktop viewport", chromedp.ResetViewport())
+	defer p.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
 	for _, pg := range []struct{ nav, ready string }{
 		{"overview", fmt.Sprintf(`[data-gateway-state=%q]`, gatewayID)},
 		{"analytics", "#recent-requests"},
@@ -387,4 +391,31 @@ func otherPlatforms(t *testing.T, p *page, firstToken string) {
 	p.click(`a[data-nav=overview]`)
 	p.waitJS("three gateways, two configured", `document.querySelectorAll('[data-gateway-state]').length === 3 && [...document.querySelectorAll('[data-gateway-state]')].filter(e => e.textContent.includes('Configured')).length === 2`, pollTimeout)
 	p.shot("overview-configured-gateways")
+}
+
+// dark looks at the overview with the dark colour scheme.
+func dark(t *testing.T, p *page, gatewayID string) {
+	t.Helper()
+	scheme := func(v string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+			})
+			return err
+		})
+	}
+	p.do("dark colour scheme", scheme("dark"))
+	defer p.do("light colour scheme", scheme("light"))
+	p.click(`a[data-nav=overview]`)
+	p.waitJS("the overview", fmt.Sprintf(`document.querySelector('[data-gateway-state=%q]')`, gatewayID), pollTimeout)
+	p.shot("overview-dark")
+}
+
+// gateDown stops the Cloud Gate: the page keeps what it showed and says
+// that it cannot reach the gate.
+func gateDown(t *testing.T, p *page, g *gate) {
+	t.Helper()
+	g.proc.stop(t)
+	p.waitText("#conn", "Cannot reach the Cloud Gate")
+	p.shot("overview-gate-unreachable")
 }

@@ -133,6 +133,7 @@ type gate struct {
 	dataDir    string
 	adminToken string
 	client     *http.Client // trusts the gate's development CA
+	proc       *process
 }
 
 // startGate starts cloudgate serve and waits until it answers over HTTPS.
@@ -141,6 +142,7 @@ func startGate(t *testing.T, bins string) *gate {
 	addr := freeAddr(t)
 	g := &gate{url: "https://" + addr, dataDir: t.TempDir()}
 	p := startProcess(t, "cloudgate", nil, filepath.Join(bins, "cloudgate"), "serve", "--data-dir", g.dataDir, "--listen", addr, "--geo", "local")
+	g.proc = p
 	waitFor(t, 20*time.Second, "cloudgate to create its CA and admin token", func() error {
 		select {
 		case <-p.done:

@@ -39,6 +39,15 @@ function setNav(active, signedIn) {
   }
 }
 
+// connection shows (or, with null, hides) a banner saying the page's refresh
+// failed; the page keeps what it showed last and retries.
+function connection(err, ms) {
+  const el = document.getElementById('conn');
+  if (!err) { el.hidden = true; return; }
+  el.textContent = `${err.message} The page shows what it got last and retries every ${ms / 1000} s.`;
+  el.hidden = false;
+}
+
 function makeContext(main, match, query) {
   const timers = [];
   let alive = true;
@@ -52,7 +61,12 @@ function makeContext(main, match, query) {
     every(ms, fn) {
       const tick = async () => {
         if (!alive) return;
-        try { await fn(); } catch (e) { if (e.status !== 401) console.warn('refresh failed:', e); }
+        try {
+          await fn();
+          connection(null);
+        } catch (e) {
+          if (e.status !== 401) connection(e, ms);
+        }
         if (alive) timers.push(setTimeout(tick, ms));
       };
       timers.push(setTimeout(tick, ms));
@@ -68,6 +82,7 @@ async function route() {
   const signedIn = api.credential() !== '';
   if (!r.public && !signedIn) { location.hash = '#/login'; return; }
   if (current) current.stop();
+  connection(null);
   const main = document.getElementById('main');
   main.replaceChildren();
   setNav(r.nav, signedIn);
