@@ -275,6 +275,9 @@ func (r *Report) Markdown() string {
 	}
 	b.WriteString("\nRounds (rps / CPU µs per request / p50 µs):\n\n")
 	b.WriteString(r.roundsTable())
+	for _, e := range r.BuildErrors {
+		fmt.Fprintf(&b, "\nBuild failed: %s\n", oneLine(e))
+	}
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot measured, or failed:\n")
 		names := make([]string, 0, len(r.Skipped))

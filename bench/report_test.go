@@ -98,6 +98,7 @@ func TestMarkdown(t *testing.T) {
 	r.Date = time.Date(2026, 11, 26, 14, 20, 0, 0, time.UTC)
 	r.Skipped[EdgegateAPIKey] = "start edgegate-apikey: no\nedgegate binary"
 	r.LoadBefore = 3
+	r.BuildErrors = []string{"go build ./cmd/edgegate: exit status 1:\nundefined: x"}
 	md := r.Markdown()
 	for _, want := range []string{
 		"2026-11-26 14:20 UTC",
@@ -108,6 +109,7 @@ func TestMarkdown(t *testing.T) {
 		"**PASS** keyless route",
 		"- edgegate-apikey: start edgegate-apikey: no edgegate binary",
 		"CAUTION",
+		"Build failed: go build ./cmd/edgegate: exit status 1: undefined: x\n",
 		"| nginx    | 30000 / 30.0 / 150 |",
 	} {
 		if !strings.Contains(md, want) {

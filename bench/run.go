@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Options configures a benchmark run. The zero value of a field means the
-// default given in its comment (Defaults); Quick returns the smoke-test set.
+// Options configures a benchmark run. A zero field means the default given
+// in its comment; Quick returns the smoke-test settings.
 type Options struct {
 	Rounds          int           // rounds over all targets; default 5
 	Duration        time.Duration // closed-loop run per target and round; default 10s
@@ -113,7 +113,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if dir, err = os.MkdirTemp("", "edgebench-"); err != nil {
 			return nil, fmt.Errorf("work directory: %w", err)
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintf(o.Log, "remove the work directory: %v\n", err)
+			}
+		}()
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("work directory: %w", err)
 	}

@@ -126,7 +126,7 @@ func startServer(ctx context.Context, name, dir string, cpu int, env []string, p
 // targets, and provisioned by a Cloud Gate for the api-key target.
 func startEdgegate(ctx context.Context, e env, t *Target, dir string) error {
 	if e.edgegate == "" {
-		return fmt.Errorf("no edgegate binary")
+		return fmt.Errorf("no edgegate binary (see the build error)")
 	}
 	dataDir, err := site(dir, "data")
 	if err != nil {
@@ -162,7 +162,7 @@ func startEdgegate(ctx context.Context, e env, t *Target, dir string) error {
 // edgegate flags naming the installation details.
 func provisionAPIKey(ctx context.Context, e env, t *Target, dir string) ([]string, error) {
 	if e.cloudgate == "" {
-		return nil, fmt.Errorf("no cloudgate binary")
+		return nil, fmt.Errorf("no cloudgate binary (see the build error)")
 	}
 	g, err := startGate(ctx, e.cloudgate, dir)
 	if err != nil {
