@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -113,8 +114,8 @@ func apiKeyDefinition(t testing.TB, dir, id, path, target string) string {
 }
 
 // TestRestartWhileOfflineServesSnapshot: synced gateway, gate stopped,
-// gateway restarted: it serves the deployed APIs, API-key plan included,
-// from the snapshot.
+// gateway restarted without its provisioning files: it serves the deployed
+// APIs, API-key plan included, from the snapshot.
 func TestRestartWhileOfflineServesSnapshot(t *testing.T) {
 	h := newHybrid(t)
 	backend, _ := countingBackend(t)
@@ -139,8 +140,10 @@ func TestRestartWhileOfflineServesSnapshot(t *testing.T) {
 	if err := h.gw.stop(t); err != nil {
 		t.Fatalf("gateway did not exit 0 on SIGTERM: %v", err)
 	}
+	// No token or license given: the copies kept in the state are used, as
+	// on an appliance whose provisioning stick was removed.
 	started := time.Now()
-	gw := startGateway(t, filepath.Join(filepath.Dir(h.creds), "gw"), h.creds)
+	gw := startGateway(t, filepath.Join(filepath.Dir(h.creds), "gw"), "")
 	gw.waitReady(t)
 	t.Logf("restart → ready from the snapshot in %v (gate down)", time.Since(started))
 
@@ -921,4 +924,21 @@ func BenchmarkStartFromSnapshot1000APIs(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms-to-serve")
+}
+
+// TestNotConfiguredExits125: nothing to serve is exit 125 (a supervisor does
+// not restart it) with a message saying what to provide.
+func TestNotConfiguredExits125(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "edgegate"), "run", "--data-dir", t.TempDir(), "--listen", freeAddr(t), "--admin-listen", freeAddr(t))
+	cmd.Env = append(os.Environ(), "gravitee_cloud_token=", "gravitee_license_key=")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
+		t.Fatalf("exit: %v, want 125\n%s", err, out)
+	}
+	for _, want := range []string{"--cloud-token-file", "--license-file", "--apis-dir"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("message does not mention %s: %s", want, out)
+		}
+	}
 }
