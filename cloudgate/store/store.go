@@ -141,6 +141,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		o.Now = time.Now
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.Timeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w: another process (a second `cloudgate serve` with this --data-dir?) holds its lock", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}

@@ -471,3 +471,11 @@ func TestPruneRecords(t *testing.T) {
 		t.Fatalf("records left %+v", left)
 	}
 }
+
+func TestOpenLockedSaysWhy(t *testing.T) {
+	_, path := openTest(t, nil)
+	_, err := Open(path, &Options{Timeout: 50 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("second Open = %v, want a lock error that says why", err)
+	}
+}
