@@ -64,9 +64,11 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, and SIGKILL if it has not ended
-// after grace. It waits for the process and returns the log file's close
-// error, if any.
+// stop sends SIGTERM to the process group, and SIGKILL to the whole group
+// (children included) if the process has not ended after grace. It waits for
+// the process and returns the log file's close error, if any. The group is
+// never signalled after the process was reaped, when its id could belong to
+// someone else.
 func (p *process) stop(grace time.Duration) error {
 	pgid := -p.cmd.Process.Pid
 	if !p.exited() {
@@ -81,11 +83,6 @@ func (p *process) stop(grace time.Duration) error {
 			}
 			<-p.done
 		}
-	}
-	// The group may hold children that outlived their parent (a worker
-	// whose master was killed); they have no reason to live on.
-	if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("kill the rest of %s: %w", p.name, err)
 	}
 	return p.log.Close()
 }
@@ -119,7 +116,7 @@ func nameOf(p *process) string {
 	return p.name
 }
 
-func getOK(ctx context.Context, client *http.Client, url, header string) error {
+func getOK(ctx context.Context, client *http.Client, url, header string) (err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -132,7 +129,11 @@ func getOK(ctx context.Context, client *http.Client, url, header string) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() {
+		if cerr := resp.Body.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if err != nil {
 		return err
