@@ -117,7 +117,7 @@ func (g *Gateway) compileAPI(def *apidef.API, cfg *Config) (*apiRuntime, error) 
 	env := &compileEnv{g: g, api: a}
 	wrap := func(err error) error { return apiErr(def.ID, err) }
 	for i, eg := range def.EndpointGroups {
-		grp, err := compileGroup(eg, fmt.Sprintf("endpointGroups[%d]", i))
+		grp, err := compileGroup(&g.pools, eg, fmt.Sprintf("endpointGroups[%d]", i))
 		if err != nil {
 			return nil, wrap(err)
 		}

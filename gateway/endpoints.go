@@ -19,6 +19,7 @@ type endpoint struct {
 	weight     int
 	secondary  bool
 	transport  *http.Transport
+	poolKey    string // in Gateway.pools
 	headers    []headerValue // sharedConfiguration.headers, added upstream
 	hostHeader bool          // propagateClientHost
 	down       atomic.Bool   // set by the health check
@@ -120,7 +121,7 @@ func buildWeights(es []*endpoint) []int {
 }
 
 // compileGroup builds a group and its endpoints' connection pools.
-func compileGroup(g apidef.EndpointGroup, field string) (*endpointGroup, error) {
+func compileGroup(pool *transportPool, g apidef.EndpointGroup, field string) (*endpointGroup, error) {
 	shared, err := parseClientConfig(g.SharedConfiguration)
 	if err != nil {
 		return nil, fieldErr(field+".sharedConfiguration", err)
@@ -131,7 +132,7 @@ func compileGroup(g apidef.EndpointGroup, field string) (*endpointGroup, error) 
 	}
 	for i, e := range g.Endpoints {
 		ef := fmt.Sprintf("%s.endpoints[%d]", field, i)
-		ep, err := compileEndpoint(e, shared, ef)
+		ep, err := compileEndpoint(pool, e, shared, ef)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +151,7 @@ func compileGroup(g apidef.EndpointGroup, field string) (*endpointGroup, error) 
 	return grp, nil
 }
 
-func compileEndpoint(e apidef.Endpoint, shared *httpClientConfig, field string) (*endpoint, error) {
+func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientConfig, field string) (*endpoint, error) {
 	var ec apidef.EndpointConfiguration
 	if err := strictJSON(e.Configuration, &ec); err != nil {
 		return nil, fieldErr(field+".configuration", err)
@@ -165,7 +166,7 @@ func compileEndpoint(e apidef.Endpoint, shared *httpClientConfig, field string) 
 			return nil, fieldErr(field+".sharedConfigurationOverride", err)
 		}
 	}
-	t, err := cfg.newTransport()
+	t, poolKey, err := pool.get(u.Scheme+"://"+u.Host, cfg)
 	if err != nil {
 		return nil, fieldErr(field+".sharedConfiguration", err)
 	}
@@ -176,6 +177,7 @@ func compileEndpoint(e apidef.Endpoint, shared *httpClientConfig, field string) 
 		weight:     e.Weight,
 		secondary:  e.Secondary,
 		transport:  t,
+		poolKey:    poolKey,
 		headers:    cfg.Headers,
 		hostHeader: cfg.HTTP.PropagateClientHost,
 	}, nil

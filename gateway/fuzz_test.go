@@ -37,7 +37,7 @@ func FuzzCompile(f *testing.F) {
 			t.Fatal("no runtime and no error")
 		}
 		if rt != nil {
-			rt.closeIdle()
+			g.pools.keep(nil) // compiled, never served: drop its pools
 		}
 	})
 }

@@ -67,6 +67,7 @@ type Gateway struct {
 	jwks    map[string]*jwksCache // by URL; shared by runtimes so caches survive swaps
 	client  *http.Client          // JWKS fetches
 	bufs    sync.Pool
+	pools   transportPool
 
 	bgMu     sync.Mutex
 	bgCancel context.CancelFunc // stops the health checks of the runtime being served
@@ -120,7 +121,7 @@ func (g *Gateway) Swap(rt *Runtime) {
 		rt.startHealthChecks(ctx, &g.bgWG)
 	}
 	if old != nil {
-		old.closeIdle()
+		g.pools.keep(rt.poolKeys())
 	}
 }
 

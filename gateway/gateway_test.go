@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,5 +306,28 @@ func TestRecord(t *testing.T) {
 		rec.OrganizationID != "org" || rec.EnvironmentID != "env" || rec.ResponseContentLength == 0 ||
 		rec.SecurityType != "KEY_LESS" || rec.ApplicationID != "1" || rec.LocalAddress == "" || rec.RemoteAddress != "127.0.0.1" {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+func TestSwapKeepsWarmConnections(t *testing.T) {
+	var conns atomic.Int64
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	be.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	be.Start()
+	t.Cleanup(be.Close)
+	h := newHarness(t, nil, apiJSON("api", "/api", []string{be.URL}, nil))
+	h.do(t, "GET", "/api", nil)
+	// A new revision with another API: the unchanged endpoint keeps its pool.
+	cfg := &Config{Revision: 2, APIs: mustAPIs(t, apiJSON("api", "/api", []string{be.URL}, nil), apiJSON("b", "/b", []string{be.URL + "/x"}, nil))}
+	if err := h.g.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h.do(t, "GET", "/api", nil)
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d upstream connections; the pool was not reused across the swap", n)
 	}
 }

@@ -204,15 +204,16 @@ func (rt *Runtime) startHealthChecks(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// closeIdle closes the idle upstream connections of a runtime that is no
-// longer served; busy ones close when their requests end.
-func (rt *Runtime) closeIdle() {
+// poolKeys lists the connection pools the runtime's endpoints use.
+func (rt *Runtime) poolKeys() map[string]bool {
+	used := map[string]bool{}
 	for _, g := range rt.groups {
 		for _, e := range g.primary {
-			e.transport.CloseIdleConnections()
+			used[e.poolKey] = true
 		}
 		for _, e := range g.secondary {
-			e.transport.CloseIdleConnections()
+			used[e.poolKey] = true
 		}
 	}
+	return used
 }

@@ -124,21 +124,24 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 		h["Connection"] = []string{"Upgrade"}
 		h["Upgrade"] = r.Header["Upgrade"]
 	}
-	ip := x.clientIP()
+	// One backing array for the values the gateway sets (fewer allocations).
+	vals := make([]string, 6)
+	vals[0] = x.clientIP()
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-		ip = strings.Join(prior, ", ") + ", " + ip
+		vals[0] = strings.Join(prior, ", ") + ", " + vals[0]
 	}
-	h["X-Forwarded-For"] = []string{ip}
+	vals[1] = "http"
 	if r.TLS != nil {
-		h["X-Forwarded-Proto"] = []string{"https"}
-	} else {
-		h["X-Forwarded-Proto"] = []string{"http"}
+		vals[1] = "https"
 	}
-	h["X-Forwarded-Host"] = []string{r.Host}
-	h[headerTransactionID] = []string{x.rec.TransactionID}
-	h[headerRequestID] = []string{x.rec.RequestID}
+	vals[2], vals[3], vals[4] = r.Host, x.rec.TransactionID, x.rec.RequestID
+	h["X-Forwarded-For"] = vals[0:1:1]
+	h["X-Forwarded-Proto"] = vals[1:2:2]
+	h["X-Forwarded-Host"] = vals[2:3:3]
+	h[headerTransactionID] = vals[3:4:4]
+	h[headerRequestID] = vals[4:5:5]
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // no Go default User-Agent upstream
+		h["User-Agent"] = vals[5:6:6] // "": no Go default User-Agent upstream
 	}
 	for _, hv := range ep.headers {
 		h.Set(hv.Name, hv.Value)
@@ -169,8 +172,9 @@ func (g *Gateway) respond(x *exchange, resp *http.Response) {
 		}
 		h[k] = vv
 	}
-	h[headerTransactionID] = []string{x.rec.TransactionID}
-	h[headerRequestID] = []string{x.rec.RequestID}
+	ids := []string{x.rec.TransactionID, x.rec.RequestID}
+	h[headerTransactionID] = ids[0:1:1]
+	h[headerRequestID] = ids[1:2:2]
 	x.runResponsePolicies(resp.StatusCode, h)
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
