@@ -19,7 +19,7 @@ type endpoint struct {
 	weight     int
 	secondary  bool
 	transport  *http.Transport
-	poolKey    string // in Gateway.pools
+	poolKey    string        // in Gateway.pools
 	headers    []headerValue // sharedConfiguration.headers, added upstream
 	hostHeader bool          // propagateClientHost
 	down       atomic.Bool   // set by the health check
