@@ -15,14 +15,18 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Keyring is a set of Ed25519 signing keys, each named by a kid, one of them
-// active. It is read once; it is not safe to Rotate while other goroutines
-// use it (rotate with the gate stopped: `cloudgate keys rotate`).
+// active. Its methods are safe for concurrent use: a running gate rotates
+// through the management API. Two processes must not rotate the same
+// directory at once.
 type Keyring struct {
 	dir    string
 	prefix string
+
+	mu     sync.RWMutex
 	active string
 	keys   map[string]ed25519.PrivateKey
 }
@@ -107,6 +111,8 @@ func readEd25519(path string) (ed25519.PrivateKey, error) {
 // Rotate creates a new key, makes it active and returns its kid. Older keys
 // stay and still verify.
 func (k *Keyring) Rotate() (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return "", fmt.Errorf("generate %s key: %w", k.prefix, err)
@@ -128,11 +134,17 @@ func (k *Keyring) Rotate() (string, error) {
 }
 
 // Active returns the kid and key that sign new tokens or licenses.
-func (k *Keyring) Active() (string, ed25519.PrivateKey) { return k.active, k.keys[k.active] }
+func (k *Keyring) Active() (string, ed25519.PrivateKey) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.active, k.keys[k.active]
+}
 
 // Public returns the public key of kid, or nil when it is unknown. It is a
 // provisioning.KeySet.
 func (k *Keyring) Public(kid string) crypto.PublicKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	key, ok := k.keys[kid]
 	if !ok {
 		return nil
@@ -142,8 +154,11 @@ func (k *Keyring) Public(kid string) crypto.PublicKey {
 
 // PublicKeys returns every public key, active first.
 func (k *Keyring) PublicKeys() []ed25519.PublicKey {
+	kids := k.KIDs()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	out := []ed25519.PublicKey{k.keys[k.active].Public().(ed25519.PublicKey)}
-	for _, kid := range k.KIDs() {
+	for _, kid := range kids {
 		if kid != k.active {
 			out = append(out, k.keys[kid].Public().(ed25519.PublicKey))
 		}
@@ -153,6 +168,8 @@ func (k *Keyring) PublicKeys() []ed25519.PublicKey {
 
 // KIDs lists the kids, sorted.
 func (k *Keyring) KIDs() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	out := make([]string, 0, len(k.keys))
 	for kid := range k.keys {
 		out = append(out, kid)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgegate/edgegate/cloudgate/pki"
 	"github.com/edgegate/edgegate/cloudgate/store"
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
@@ -47,6 +48,8 @@ func (s *Server) routeManagement(mux *http.ServeMux) {
 		"GET " + p + "/orgs/{org}/analytics/count":                         s.analyticsCount,
 		"GET " + p + "/orgs/{org}/analytics/records":                       s.analyticsRecords,
 		"GET " + p + "/orgs/{org}/analytics/stats":                         s.analyticsStats,
+		"GET " + p + "/keys":                                               s.listKeys,
+		"POST " + p + "/keys/{kind}/rotate":                                s.rotateKey,
 	}
 	for pattern, h := range routes {
 		mux.Handle(pattern, s.admin(h))
@@ -427,4 +430,47 @@ func parseInterval(v string) (int64, error) {
 		return 0, &httpError{status: http.StatusBadRequest, field: "interval", msg: fmt.Sprintf("interval=%q: want milliseconds or a duration such as 1m", v)}
 	}
 	return d.Milliseconds(), nil
+}
+
+// KeyringView describes one signing keyring.
+type KeyringView struct {
+	Active string   `json:"active"`
+	KIDs   []string `json:"kids"`
+}
+
+func (s *Server) keyring(kind string) (*pki.Keyring, error) {
+	switch kind {
+	case "token":
+		return s.pki.Tokens, nil
+	case "license":
+		return s.pki.Licenses, nil
+	}
+	return nil, &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("no keyring %q: use token or license", kind)}
+}
+
+func (s *Server) listKeys(r *http.Request) (int, any, error) {
+	out := map[string]KeyringView{}
+	for _, kind := range []string{"token", "license"} {
+		k, err := s.keyring(kind)
+		if err != nil {
+			return 0, nil, err
+		}
+		active, _ := k.Active()
+		out[kind] = KeyringView{Active: active, KIDs: k.KIDs()}
+	}
+	return http.StatusOK, out, nil
+}
+
+// rotateKey makes a new active signing key; older keys keep verifying.
+func (s *Server) rotateKey(r *http.Request) (int, any, error) {
+	k, err := s.keyring(r.PathValue("kind"))
+	if err != nil {
+		return 0, nil, err
+	}
+	kid, err := k.Rotate()
+	if err != nil {
+		return 0, nil, err
+	}
+	s.log.Info("rotated signing key", "kind", r.PathValue("kind"), "kid", kid)
+	return http.StatusOK, map[string]string{"kid": kid}, nil
 }

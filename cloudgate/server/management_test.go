@@ -125,3 +125,43 @@ func TestManagementAPI(t *testing.T) {
 		t.Fatalf("GET / = %d", status)
 	}
 }
+
+// TestKeyRotation rotates both keyrings on a running gate: tokens issued
+// before keep working, new ones carry the new kid and license key.
+func TestKeyRotation(t *testing.T) {
+	g := startGate(t)
+	before := g.provision("acme", "prod")
+	oldClaims, oldKID := claimsOf(t, before)
+	var rot struct{ KID string }
+	g.mgmt("POST", "/keys/token/rotate", nil, 200, &rot)
+	if rot.KID == "" || rot.KID == oldKID {
+		t.Fatalf("rotated kid %q (old %q)", rot.KID, oldKID)
+	}
+	var lrot struct{ KID string }
+	g.mgmt("POST", "/keys/license/rotate", nil, 200, &lrot)
+	g.mgmt("POST", "/keys/other/rotate", nil, 404, nil)
+
+	var inst CreateGatewayResponse
+	g.mgmt("POST", "/orgs/acme/envs/prod/gateways", map[string]any{"accessPoints": []string{}}, http.StatusCreated, &inst)
+	newClaims, newKID := claimsOf(t, inst.CloudToken)
+	if newKID != rot.KID || newClaims.LicenseKey == oldClaims.LicenseKey {
+		t.Fatalf("new token kid %q lpk changed %v", newKID, newClaims.LicenseKey != oldClaims.LicenseKey)
+	}
+	lpk, err := provisioning.DecodePublicKey(newClaims.LicenseKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provisioning.ParseLicense(inst.LicenseKey, []ed25519.PublicKey{lpk}); err != nil {
+		t.Fatalf("new license does not verify with the new token's lpk: %v", err)
+	}
+	for name, tok := range map[string]string{"before rotation": before, "after rotation": inst.CloudToken} {
+		if status, _, body := g.sync(tok, ""); status != 200 {
+			t.Fatalf("token issued %s: sync = %d %s", name, status, body)
+		}
+	}
+	var keys map[string]KeyringView
+	g.mgmt("GET", "/keys", nil, 200, &keys)
+	if keys["token"].Active != rot.KID || len(keys["token"].KIDs) != 2 || len(keys["license"].KIDs) != 2 {
+		t.Fatalf("keys %+v", keys)
+	}
+}
