@@ -1,9 +1,12 @@
 package server
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/edgegate/edgegate/cloudgate/store"
@@ -62,7 +65,49 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.ServerTime = s.now().UnixMilli()
-	writeJSON(w, http.StatusOK, resp)
+	if err := writeSync(w, r, resp); err != nil {
+		s.log.Warn("write sync answer", "org", c.org, "env", c.env, "err", err)
+	}
+}
+
+// gzipSyncOver is the answer size above which /sync is gzip-compressed for
+// clients that accept it (a full configuration with many keys compresses
+// about tenfold).
+const gzipSyncOver = 8 << 10
+
+// writeSync sends a 200 /sync answer, gzip-compressed when large and the
+// client sent "Accept-Encoding: gzip".
+func writeSync(w http.ResponseWriter, r *http.Request, resp *wire.SyncResponse) error {
+	data, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Encoding")
+	if len(data) <= gzipSyncOver || !acceptsGzip(r) {
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(data)
+		return err
+	}
+	h.Set("Content-Encoding", "gzip")
+	w.WriteHeader(http.StatusOK)
+	zw := gzip.NewWriter(w)
+	if _, err := zw.Write(data); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // waitSync returns the answer, or nil for "no change before the wait ended".

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -224,5 +226,48 @@ func TestShutdownEndsHeldPolls(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %v with a held poll", d)
+	}
+}
+
+func TestSyncGzipWhenLarge(t *testing.T) {
+	g := startGate(t)
+	token := g.provision("acme", "prod")
+	for i := range 20 {
+		g.deploy("acme", "prod", "api-"+strconv.Itoa(i), "/p"+strconv.Itoa(i))
+	}
+	for _, tc := range []struct {
+		name, accept string
+		wantGzip     bool
+	}{{"gzip accepted", "gzip, br", true}, {"identity only", "", false}, {"gzip refused", "gzip;q=0", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", g.url+"/sync", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			if tc.accept != "" {
+				req.Header.Set("Accept-Encoding", tc.accept) // set by hand: the transport then does not decompress
+			}
+			resp, err := g.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var rd io.Reader = resp.Body
+			if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.wantGzip {
+				t.Fatalf("Content-Encoding %q, want gzip %v", resp.Header.Get("Content-Encoding"), tc.wantGzip)
+			}
+			if tc.wantGzip {
+				zr, err := gzip.NewReader(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rd = zr
+			}
+			var r wire.SyncResponse
+			if err := json.NewDecoder(rd).Decode(&r); err != nil || len(r.APIs) != 20 {
+				t.Fatalf("decoded %d APIs, %v", len(r.APIs), err)
+			}
+		})
 	}
 }
