@@ -1,9 +1,12 @@
 package images
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -46,8 +49,11 @@ func bootAppliance(t *testing.T, disk, stick string) *appliance {
 	if err := os.WriteFile(vars, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A long timeout and no connection reuse: every request sent gets its
+	// answer and none is retried by the transport, so the requests the test
+	// counts are exactly those the gateway served.
 	a := &appliance{t: t, console: &lockedBuffer{}, gwPort: freePort(t), gkPort: freePort(t),
-		client: &http.Client{Timeout: 5 * time.Second}}
+		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}}
 	argv := []string{"qemu-system-x86_64", "-machine", "q35", "-m", "1024", "-smp", "2", "-nographic",
 		"-drive", "if=pflash,format=raw,readonly=on,file=" + ovmfCode,
 		"-drive", "if=pflash,format=raw,file=" + vars,
@@ -193,7 +199,7 @@ func TestApplianceQEMU(t *testing.T) {
 	work := t.TempDir()
 
 	// Three builds: the one flashed, a good update, a broken update.
-	trial := 75 * time.Second
+	trial := 60 * time.Second
 	first := images.build(t, "amd64-a", Options{Target: "amd64", TrialTimeout: trial})
 	good := images.build(t, "amd64-b", Options{Target: "amd64", TrialTimeout: trial, Epoch: testEpoch.Add(time.Hour)})
 	broken := images.build(t, "amd64-broken", Options{Target: "amd64", TrialTimeout: trial, Epoch: testEpoch.Add(2 * time.Hour),
@@ -298,6 +304,11 @@ func TestApplianceQEMU(t *testing.T) {
 // waitCount waits until the gate's analytics count for acme equals want.
 func waitCount(t *testing.T, g *cloudGate, want int) {
 	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("records at the gate:\n%s", g.records(t))
+		}
+	})
 	eventually(t, 2*time.Minute, time.Second, fmt.Sprintf("analytics count %d", want), func() error {
 		got, err := runErr(g.cli("analytics", "count", "--org", "acme")...)
 		if err != nil {
@@ -315,4 +326,31 @@ func trimNL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// records lists the gate's analytics records (for a failure message).
+func (g *cloudGate) records(t *testing.T) string {
+	pem, err := os.ReadFile(filepath.Join(g.dir, "ca.pem"))
+	if err != nil {
+		return err.Error()
+	}
+	admin, err := os.ReadFile(filepath.Join(g.dir, "admin-token"))
+	if err != nil {
+		return err.Error()
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/management/v1/orgs/acme/analytics/records?limit=200", g.port), nil)
+	if err != nil {
+		return err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+string(trimNL(admin)))
+	resp, err := c.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return string(b)
 }
