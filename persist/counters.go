@@ -16,7 +16,7 @@ func (db *DB) SaveCounters(name string, m map[string][]byte) error {
 	if name == "" {
 		return errors.New("save counters: empty bucket name")
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		parent := tx.Bucket(bucketCounters)
 		if err := parent.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
@@ -42,7 +42,7 @@ func (db *DB) SaveCounters(name string, m map[string][]byte) error {
 // map when there are none.
 func (db *DB) LoadCounters(name string) (map[string][]byte, error) {
 	m := map[string][]byte{}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCounters).Bucket([]byte(name))
 		if b == nil {
 			return nil

@@ -191,7 +191,10 @@ func runAndKill(t *testing.T, path string, p *childProgress, delay time.Duration
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the child committed nothing within 10 s: %s", stderr.String())
+			killErr := cmd.Process.Kill()
+			<-done
+			waitErr := cmd.Wait()
+			t.Fatalf("the child committed nothing within 10 s (%v, %v): %s", killErr, waitErr, stderr.String())
 		}
 		time.Sleep(time.Millisecond) // polling with a deadline
 	}

@@ -41,7 +41,7 @@ func (db *DB) SaveCredential(kind, text string, issuedAt time.Time) (replaced bo
 	val := make([]byte, credentialHeaderSize, credentialHeaderSize+len(text))
 	binary.BigEndian.PutUint64(val, uint64(issuedAt.UnixNano()))
 	val = append(val, text...)
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCredentials)
 		if cur := b.Get([]byte(kind)); len(cur) >= credentialHeaderSize {
 			if int64(binary.BigEndian.Uint64(cur)) >= issuedAt.UnixNano() {
@@ -62,7 +62,7 @@ func (db *DB) LoadCredential(kind string) (text string, issuedAt time.Time, err 
 	if err := checkKind(kind); err != nil {
 		return "", time.Time{}, fmt.Errorf("load credential: %w", err)
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(bucketCredentials).Get([]byte(kind))
 		if len(cur) < credentialHeaderSize {
 			return ErrNoCredential

@@ -193,9 +193,9 @@ func (db *DB) Close() error {
 // file is new. A file that is complete is not written to, so that Open
 // works on a full disk.
 func (db *DB) init() error {
-	err := db.bolt.View(db.load)
+	err := db.view(db.load)
 	if errors.Is(err, errUninitialised) {
-		err = db.bolt.Update(func(tx *bolt.Tx) error {
+		err = db.update(func(tx *bolt.Tx) error {
 			if err := create(tx); err != nil {
 				return err
 			}

@@ -24,7 +24,18 @@ const maxCheckErrors = 3
 // was not closed cleanly, and sets a damaged file aside. notes is what
 // Recovered will return.
 func (db *DB) openVerified() (*bolt.DB, string, error) {
-	bdb, notes, problem := db.openChecked(markerExists(db.path))
+	earlier, err := damageNote(db.path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open state: %w", err)
+	}
+	var (
+		bdb     *bolt.DB
+		notes   string
+		problem error = &corruptError{errors.New(earlier)}
+	)
+	if earlier == "" {
+		bdb, notes, problem = db.openChecked(markerExists(db.path))
+	}
 	if problem == nil {
 		return bdb, notes, nil
 	}
@@ -34,6 +45,9 @@ func (db *DB) openVerified() (*bolt.DB, string, error) {
 	aside, err := setAside(db.path, db.opts.Now().Unix())
 	if err != nil {
 		return nil, "", fmt.Errorf("open state: %s is damaged (%v) and could not be moved aside: %w", db.path, problem, err)
+	}
+	if err := os.Remove(db.path + damagedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("open state: %w", err)
 	}
 	bdb, err = db.openBolt()
 	if err != nil {

@@ -78,7 +78,7 @@ func (db *DB) SaveSnapshot(s *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSnapshot)
 		if cur := b.Get(keyLatest); cur != nil {
 			if _, derr := decodeSnapshot(cur); derr == nil {
@@ -103,7 +103,7 @@ func (db *DB) SaveSnapshot(s *Snapshot) error {
 // no good snapshot is left it returns nil and that error.
 func (db *DB) LoadSnapshot() (*Snapshot, error) {
 	var latest, previous []byte
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSnapshot)
 		latest, previous = bytes.Clone(b.Get(keyLatest)), bytes.Clone(b.Get(keyPrevious))
 		return nil
@@ -128,7 +128,7 @@ func (db *DB) fallBack(latest, previous []byte, lerr error) (*Snapshot, error) {
 	if previous != nil {
 		prev, perr = decodeSnapshot(previous)
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSnapshot)
 		if err := b.Put(keySetAside, latest); err != nil {
 			return err

@@ -68,6 +68,10 @@ var (
 	keyDroppedReported = []byte("dropped-reported")
 )
 
+// reportsFillPercent packs spool pages: keys only ever grow, so bbolt's
+// default half-full split would double the file for nothing.
+const reportsFillPercent = 0.95
+
 // A spooled value is: spooled-at unix ns (u64, big-endian) | record.
 const recordHeaderSize = 8
 
@@ -132,9 +136,10 @@ func (db *DB) AppendReports(recs [][]byte) (dropped int, err error) {
 	keep, dropped := db.fitBatch(recs)
 	now := db.opts.Now().UnixNano()
 	var st spoolState
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update(func(tx *bolt.Tx) error {
 		st = readSpoolState(tx)
 		b := tx.Bucket(bucketReports)
+		b.FillPercent = reportsFillPercent
 		evicted, err := db.evict(b, &st, keep)
 		if err != nil {
 			return err
@@ -225,7 +230,7 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 // that the drop count can still be reported.
 func (db *DB) PeekReports(limit int) (ReportBatch, error) {
 	batch := ReportBatch{epoch: db.epoch}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		st := readSpoolState(tx)
 		batch.Dropped = st.droppedTotal - st.droppedReported
 		batch.droppedThrough = st.droppedTotal
@@ -272,7 +277,7 @@ func (db *DB) AckReports(batch ReportBatch) error {
 	db.spoolMu.Lock()
 	defer db.spoolMu.Unlock()
 	var st spoolState
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		st = readSpoolState(tx)
 		if err := deleteRange(tx.Bucket(bucketReports), &st, batch); err != nil {
 			return err
