@@ -21,11 +21,8 @@ func partitionReader(t *testing.T, disk *os.File, l Layout, i int) *io.SectionRe
 
 func TestLayoutTable(t *testing.T) {
 	l := NewLayout("edgegate", DefaultPerm)
-	var buf memDisk
-	if err := l.WriteTables(&buf); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadLayout(&buf)
+	buf := tablesOnly(t, l)
+	got, err := ReadLayout(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +59,25 @@ func TestLayoutTable(t *testing.T) {
 	})
 }
 
+// tablesOnly writes l's tables to a sparse file and returns its first 34
+// sectors (MBR, primary GPT) in memory.
+func tablesOnly(t testing.TB, l Layout) *memDisk {
+	t.Helper()
+	f, err := os.Create(t.TempDir() + "/disk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := l.WriteTables(f); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 34*512)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return &memDisk{b: b}
+}
+
 // memDisk is an in-memory disk for the partition table tests.
 type memDisk struct{ b []byte }
 
@@ -80,11 +96,7 @@ func (m *memDisk) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func FuzzReadLayout(f *testing.F) {
-	var d memDisk
-	if err := NewLayout("edgegate", DefaultPerm).WriteTables(&d); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(d.b[:34*512])
+	f.Add(tablesOnly(f, NewLayout("edgegate", DefaultPerm)).b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ReadLayout(&memDisk{b: b})
 	})
