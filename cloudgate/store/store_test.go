@@ -27,7 +27,7 @@ func testAPI(id, path string) []byte {
          {"id":"apikey","name":"Key","status":"PUBLISHED","security":{"type":"api-key"}}]}`, idField, path, path))
 }
 
-func openTest(t *testing.T, opts *Options) (*Store, string) {
+func openTest(t testing.TB, opts *Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cloudgate.db")
 	s, err := Open(path, opts)
@@ -478,4 +478,37 @@ func TestOpenLockedSaysWhy(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Fatalf("second Open = %v, want a lock error that says why", err)
 	}
+}
+
+// FuzzImportAPI feeds operator input to ImportAPI: it either refuses it with
+// a validation error or stores a definition that parses back with its id.
+func FuzzImportAPI(f *testing.F) {
+	f.Add(testAPI("a", "/a"))
+	f.Add(testAPI("", "/b"))
+	f.Add([]byte(`{"id":null}`))
+	f.Add([]byte(`{"id":""}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"id":"a/b","name":"x"}`))
+	s, _ := openTest(f, nil)
+	if _, err := s.EnsureEnv("acme", "prod"); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, def []byte) {
+		id, err := s.ImportAPI("acme", "prod", def)
+		if err != nil {
+			var ve *apidef.ValidationError
+			if !errors.As(err, &ve) && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ImportAPI error %v is neither a validation nor an input error", err)
+			}
+			return
+		}
+		a, err := s.GetAPI("acme", "prod", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := a.Parsed()
+		if err != nil || parsed.ID != id {
+			t.Fatalf("stored definition does not parse back: %v", err)
+		}
+	})
 }
