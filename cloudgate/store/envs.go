@@ -108,7 +108,7 @@ func (s *Store) GetOrg(org string) (Org, error) {
 	err := s.view(func(tx *bolt.Tx) error {
 		ok, err := getJSON(tx.Bucket(bktOrgs), []byte(org), &o)
 		if err == nil && !ok {
-			err = notFound("organization %q does not exist", org)
+			err = notFound("organization %q does not exist; create it with `cloudgate env create --org %s --env ENV`", org, org)
 		}
 		return err
 	})
