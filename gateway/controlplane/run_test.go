@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,6 +216,7 @@ func TestRunSyncsAndRestartsFromSnapshotWithKeptCredentials(t *testing.T) {
 	token, license := creds(t, srv.URL, ca, time.Now().Add(365*24*time.Hour))
 	data := t.TempDir()
 
+	baseline := runtime.NumGoroutine()
 	n := startRun(t, Options{DataDir: data, TokenText: token, LicenseText: license})
 	n.waitStatus(t, "/one/x", http.StatusOK)
 	if s := n.sync(t); s.Source != SourceGate || s.Revision != 1 || !s.License.Valid {
@@ -239,6 +241,17 @@ func TestRunSyncsAndRestartsFromSnapshotWithKeptCredentials(t *testing.T) {
 	if err := n.stop(); err != nil {
 		t.Fatalf("clean shutdown: %v", err)
 	}
+	// The data plane keeps idle upstream connections after Serve returns
+	// (its own concern); close them from the backend's side so only the
+	// control plane's goroutines are counted.
+	backend.CloseClientConnections()
+	eventually(t, 5*time.Second, func() string { // every goroutine Run started has ended
+		if g := runtime.NumGoroutine(); g > baseline {
+			buf := make([]byte, 1<<16)
+			return fmt.Sprintf("%d goroutines after Run returned, %d before it started\n%s", g, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		return ""
+	})
 
 	srv.Close() // the gate is gone; start with no token or license given
 	n2 := startRun(t, Options{DataDir: data})
