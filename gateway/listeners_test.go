@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,7 @@ type served struct {
 	cert               tls.Certificate
 	cancel             context.CancelFunc
 	done               chan error
+	stopOnce           sync.Once
 	h1, h2c, h2, h3cli *http.Client
 }
 
@@ -100,6 +102,10 @@ func startServe(t *testing.T, g *Gateway) *served {
 }
 
 func (s *served) stop(t *testing.T) {
+	s.stopOnce.Do(func() { s.stop1(t) })
+}
+
+func (s *served) stop1(t *testing.T) {
 	s.cancel()
 	select {
 	case err, ok := <-s.done:
