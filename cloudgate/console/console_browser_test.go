@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgegate/edgegate/cloudgate/console"
 )
 
 // journeyTimeout bounds the whole browser journey, builds excluded.
@@ -222,6 +226,10 @@ func importAndDeploy(t *testing.T, p *page, backendURL string) (string, time.Tim
 	p.do("paste a bad definition", setValue("#api-definition", bad))
 	p.click("#import-api")
 	p.waitText("#api-definition-error", "endpointGroups[0].endpoints[0].configuration.target")
+	p.waitText("#api-definition-error", "(line 9)")
+	if sel := js[string](p, `(t => t.value.slice(t.selectionStart, t.selectionEnd))(document.querySelector('#api-definition'))`); sel != `"target"` {
+		t.Errorf("the definition field selects %q, want the offending key \"target\"", sel)
+	}
 	if inv := js[string](p, `document.querySelector('#api-definition').getAttribute('aria-invalid')`); inv != "true" {
 		t.Errorf("the definition field is not marked invalid (aria-invalid=%q)", inv)
 	}
@@ -293,6 +301,11 @@ func analytics(t *testing.T, p *page, sent int) {
 	p.do("filter on the API", selectOption("#f-api", "console-echo"))
 	p.waitJS("the API-only totals", fmt.Sprintf(`Number(document.querySelector('#analytics-results').dataset.total) < %d`, sent), pollTimeout)
 	p.shot("analytics-one-api")
+
+	p.do("all APIs", selectOption("#f-api", ""))
+	p.do("a custom range", selectOption("#f-range", "custom"))
+	p.waitJS("the custom range inputs", `document.querySelector('#f-from') && document.querySelector('#f-to')`, pollTimeout)
+	p.waitJS("every request in the custom range", fmt.Sprintf(`Number(document.querySelector('#analytics-results').dataset.total) >= %d`, sent), pollTimeout)
 }
 
 // revoke revokes the gateway's token on the Tokens page and waits until the
@@ -418,4 +431,36 @@ func gateDown(t *testing.T, p *page, g *gate) {
 	g.proc.stop(t)
 	p.waitText("#conn", "Cannot reach the Cloud Gate")
 	p.shot("overview-gate-unreachable")
+}
+
+// TestApplianceDownloadLinks checks that the wizard's appliance step links
+// the images a gate offers (console.Options.DownloadsDir). The console is
+// served alone here: the appliance step needs no management API call.
+func TestApplianceDownloadLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "edgegate-amd64.img"), make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, console.New(&console.Options{DownloadsDir: dir}))
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := newPage(t, ctx)
+	defer p.checkNoExceptions()
+	p.do("open the console", navigate(srv.URL+"/console/"))
+	p.waitJS("the sign-in page", `document.querySelector('#admin-token')`, pollTimeout)
+	p.do("show the appliance steps", chromedp.Evaluate[chromedp.Void](
+		`import('./js/pages/install.js').then(m => document.querySelector('main').replaceChildren(
+			m.installation('appliance', {cloudToken: 'token-text', licenseKey: 'license-text'}, {org: 'acme', env: 'prod'})))`,
+		chromedp.EvalAwaitPromise))
+	p.waitText("#image-downloads", "edgegate-amd64.img (1 MiB)")
+	href := js[string](p, `document.querySelector('#image-downloads a').href`)
+	code, body, err := get(srv.Client(), href)
+	if err != nil || code != http.StatusOK || len(body) != 1<<20 {
+		t.Fatalf("GET %s = %d, %d bytes, %v", href, code, len(body), err)
+	}
+	p.shot("appliance-download-links")
 }

@@ -54,7 +54,9 @@ function accessPoints(g) {
 /** gatewaysTable lists gateways with their state from the heartbeats. */
 export function gatewaysTable(gateways, caption) {
   return table([
-    { label: 'Gateway', cell: (g) => [h('strong', {}, g.name || g.id), h('span', { class: 'sub mono' }, g.id)] },
+    { label: 'Gateway', cell: (g) => [
+      h('a', { href: `#/analytics?org=${encodeURIComponent(g.org || '')}&gateway=${encodeURIComponent(g.id)}`, title: 'Analytics of this gateway' }, h('strong', {}, g.name || g.id)),
+      h('span', { class: 'sub mono' }, g.id)] },
     { label: 'State', cell: (g) => {
       const st = gatewayState(g);
       return [h('span', { 'data-gateway-state': g.id }, badge(st.kind, st.text)), st.detail ? h('span', { class: 'sub' }, st.detail) : null];

@@ -11,6 +11,7 @@ const RANGES = [
   { id: '6h', label: 'Last 6 hours', ms: 6 * 3600e3 },
   { id: '24h', label: 'Last 24 hours', ms: 24 * 3600e3 },
   { id: '7d', label: 'Last 7 days', ms: 7 * 24 * 3600e3 },
+  { id: 'custom', label: 'Custom range…', ms: 0 },
 ];
 const BUCKETS = 30;
 const RECENT = 25; // rows of the recent requests table
@@ -148,6 +149,7 @@ export async function render(ctx) {
     org: orgs.includes(ctx.query.get('org')) ? ctx.query.get('org') : orgs[0],
     api: ctx.query.get('api') || '', gateway: ctx.query.get('gateway') || '',
     range: RANGES.some((r) => r.id === ctx.query.get('range')) ? ctx.query.get('range') : '1h', auto: true,
+    from: Date.now() - 3600e3, to: Date.now(),
   };
   let cat = await orgCatalog(f.org, envs);
   const filters = h('form', { class: 'card filters', id: 'analytics-filters', onsubmit: (e) => { e.preventDefault(); draw(); } });
@@ -160,30 +162,62 @@ export async function render(ctx) {
       select('f-api', 'API', [{ value: '', label: 'All APIs' }, ...uniqueById(cat.apis).map((a) => ({ value: a.id, label: a.name || a.id })),
         { value: UNKNOWN, label: 'No API matched (404)' }], f.api, (v) => { f.api = v; draw(); }),
       select('f-gateway', 'Gateway', [{ value: '', label: 'All gateways' }, ...cat.gateways.map((g) => ({ value: g.id, label: names.get(g.id) }))], f.gateway, (v) => { f.gateway = v; draw(); }),
-      select('f-range', 'Time range', RANGES.map((r) => ({ value: r.id, label: r.label })), f.range, (v) => { f.range = v; draw(); }),
+      select('f-range', 'Time range', RANGES.map((r) => ({ value: r.id, label: r.label })), f.range, (v) => { f.range = v; drawFilters(); draw(); }),
+      ...(f.range === 'custom' ? customRange(f, draw) : []),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-auto', checked: f.auto, onchange: (e) => { f.auto = e.target.checked; } }), h('span', {}, `Refresh every ${REFRESH_MS / 1000} s`)),
       h('button', { type: 'submit', class: 'btn', id: 'f-refresh' }, 'Refresh'));
   };
   const draw = async () => {
     const range = RANGES.find((r) => r.id === f.range);
-    const to = Date.now();
-    const from = to - range.ms;
+    const to = range.ms ? Date.now() : f.to;
+    const from = range.ms ? to - range.ms : f.from;
     const q = { api: f.api, gateway: f.gateway, from, to };
     const [st, recs] = await Promise.all([
-      api.analyticsStats(f.org, { ...q, interval: Math.ceil(range.ms / BUCKETS) }),
+      api.analyticsStats(f.org, { ...q, interval: Math.max(1000, Math.ceil((to - from) / BUCKETS)) }),
       api.analyticsRecords(f.org, { ...q, limit: RECENT }),
     ]);
     if (!ctx.alive()) return;
     const names = new Map(cat.gateways.map((g) => [g.id, g.name || g.id]));
     results.dataset.total = String(st.total || 0);
-    results.replaceChildren(summaryCards(st), charts(st, range.ms),
+    results.replaceChildren(summaryCards(st), charts(st, to - from),
       h('section', { class: 'card', id: 'recent-requests' }, h('h2', {}, `Recent requests (latest ${RECENT})`), recordsTable(recs, names)));
     stamp.textContent = `Updated ${new Date().toLocaleTimeString()}.`;
   };
   drawFilters();
   ctx.main.append(filters, stamp, results);
   await draw();
-  ctx.every(REFRESH_MS, async () => { if (f.auto) await draw(); });
+  ctx.every(REFRESH_MS, async () => { if (f.auto && f.range !== 'custom') await draw(); });
+}
+
+// localInput formats Unix ms for a datetime-local input, in local time.
+function localInput(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60e3);
+  return d.toISOString().slice(0, 16);
+}
+
+// customRange is the from/to pair shown for "Custom range…".
+function customRange(f, draw) {
+  const from = h('input', { type: 'datetime-local', id: 'f-from', value: localInput(f.from) });
+  const to = h('input', { type: 'datetime-local', id: 'f-to', value: localInput(f.to) });
+  const err = h('div');
+  const apply = () => {
+    const a = new Date(from.value).getTime();
+    const b = new Date(to.value).getTime();
+    err.replaceChildren();
+    if (!(a < b)) {
+      err.append(h('p', { class: 'error', role: 'alert' }, '"From" must be before "to".'));
+      return;
+    }
+    f.from = a;
+    f.to = b;
+    draw();
+  };
+  from.addEventListener('change', apply);
+  to.addEventListener('change', apply);
+  return [
+    h('div', { class: 'field' }, h('label', { for: 'f-from' }, 'From'), from),
+    h('div', { class: 'field' }, h('label', { for: 'f-to' }, 'To'), to, err),
+  ];
 }
 
 function uniqueById(list) {

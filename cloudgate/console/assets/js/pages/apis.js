@@ -73,6 +73,22 @@ function apisTable(e, apis, gws, after) {
   ], apis, { caption: `APIs of ${e.org} / ${e.env}`, empty: 'No API in this environment yet: import one below.' });
 }
 
+// locateField finds where a field path such as
+// "endpointGroups[0].endpoints[0].configuration.target" is in the JSON text,
+// by following its keys in order. It gives up on paths past a first element
+// ([1] and on), where following keys could point at the wrong element.
+export function locateField(text, field) {
+  if (!field || /\[[1-9]\d*\]/.test(field)) return null;
+  let at = -1;
+  let key = '';
+  for (const part of field.split('.')) {
+    key = `"${part.replace(/\[\d+\]/g, '')}"`;
+    at = text.indexOf(key, at + 1);
+    if (at < 0) return null;
+  }
+  return { start: at, end: at + key.length, line: text.slice(0, at).split('\n').length };
+}
+
 function importCard(e, onImported) {
   const ta = h('textarea', { id: 'api-definition', rows: 10, spellcheck: 'false', 'aria-describedby': 'api-definition-hint',
     placeholder: '{ "id": "…", "name": "…", "definitionVersion": "V4", "type": "proxy", … }' });
@@ -119,8 +135,10 @@ function importCard(e, onImported) {
       await onImported();
     } catch (err) {
       if (err.status === 401) return;
-      setError(err);
+      const where = locateField(ta.value, err.field);
+      setError(where ? { message: `${err.message} (line ${where.line})`, field: err.field } : err);
       ta.focus();
+      if (where) ta.setSelectionRange(where.start, where.end);
     } finally {
       submit.disabled = false;
     }

@@ -71,7 +71,7 @@ function imageLinks(slot) {
   // The gate may offer appliance images next to the console (console.Options.Downloads).
   fetch('downloads/index.json', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : [])).then((files) => {
     if (!Array.isArray(files) || !files.length) return;
-    slot.replaceChildren('Download the image: ', files.map((f) => h('a', { class: 'btn btn-small', href: `downloads/${encodeURIComponent(f.name)}`, download: f.name },
+    slot.replaceChildren('Download the image: ', ...files.map((f) => h('a', { class: 'btn btn-small', href: `downloads/${encodeURIComponent(f.name)}`, download: f.name },
       `${f.name} (${Math.round((f.size || 0) / 1048576)} MiB)`)));
   }).catch(() => {});
 }
