@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -269,5 +270,38 @@ func TestSyncGzipWhenLarge(t *testing.T) {
 				t.Fatalf("decoded %d APIs, %v", len(r.APIs), err)
 			}
 		})
+	}
+}
+
+// TestNoGoroutineLeak runs a gate through syncs, a held poll, a report and
+// shutdown, and checks every goroutine it started has ended.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Run("gate", func(t *testing.T) {
+		g := startGate(t, func(o *Options) { o.AnalyticsRetention = time.Hour })
+		token := g.provision("acme", "prod")
+		g.deploy("acme", "prod", "a", "/a")
+		g.sync(token, "")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			g.sync(token, "?since=2&wait=30")
+		}()
+		waitHeld(t, g, "acme", "prod")
+		g.report(token, map[string]string{"Content-Encoding": "gzip"}, gz(t, batchJSON(t, "b", 0, "r")))
+		g.deploy("acme", "prod", "b", "/b")
+		<-done
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after the gate stopped, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
