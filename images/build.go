@@ -89,6 +89,9 @@ type Options struct {
 	Log          io.Writer // progress; default os.Stderr
 	// Dir is the module root the Go packages are built in; default ".".
 	Dir string
+	// BinDir, when set, holds prebuilt init, edgegate, dhcp, ntp and
+	// randomd for the target, and no Go code is built.
+	BinDir string
 }
 
 // Result lists what Build wrote.
@@ -208,7 +211,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	defer os.RemoveAll(work)
 	const total = 6
 	done := step(opts.Log, 1, total, fmt.Sprintf("building init, gateway, dhcp, ntp, randomd for linux/%s", t.GOARCH))
-	bins, err := buildBinaries(ctx, opts, t, filepath.Join(work, "bin"))
+	bins, err := binariesFor(ctx, opts, t, filepath.Join(work, "bin"))
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +280,22 @@ func moduleDir(ctx context.Context, dir, module string) (string, error) {
 
 // binaries maps a program name to its built file.
 type binaries map[string]string
+
+// binariesFor returns prebuilt binaries from opts.BinDir, or builds them.
+func binariesFor(ctx context.Context, opts Options, t Target, dir string) (binaries, error) {
+	if opts.BinDir == "" {
+		return buildBinaries(ctx, opts, t, dir)
+	}
+	bins := binaries{}
+	for _, n := range []string{"init", "edgegate", "dhcp", "ntp", "randomd"} {
+		p := filepath.Join(opts.BinDir, n)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("prebuilt binary: %w", err)
+		}
+		bins[n] = p
+	}
+	return bins, nil
+}
 
 func buildBinaries(ctx context.Context, opts Options, t Target, dir string) (binaries, error) {
 	pkgs := map[string]string{

@@ -2,7 +2,7 @@
 //
 //	go run ./images/cmd/mkimage -target amd64
 //
-// writes build/amd64/disk.img (flash it with scripts/flash.sh) and the update
+// (or make image TARGET=amd64) writes build/amd64/disk.img (flash it with scripts/flash.sh) and the update
 // parts build/amd64/boot.img and root.img (push them with edgegate update).
 package main
 
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/edgegate/edgegate/images"
@@ -20,7 +21,7 @@ import (
 func main() {
 	var opts images.Options
 	flag.StringVar(&opts.Target, "target", "amd64", "amd64 (UEFI PC), rpi (Raspberry Pi 4/5) or arm64 (qemu -M virt)")
-	flag.StringVar(&opts.OutDir, "out", "", "output directory (default build/<target>)")
+	out := flag.String("out", "build", "output root: the image goes to <out>/<target>/")
 	flag.StringVar(&opts.Hostname, "hostname", "edgegate", "appliance hostname (partition ids derive from it)")
 	flag.StringVar(&opts.PasswordFile, "password-file", "", "device update password file (default build/gokr-pw.txt, created when missing)")
 	flag.StringVar(&opts.GatewayPkg, "gateway-pkg", "./cmd/edgegate", "Go package installed as /user/edgegate")
@@ -29,6 +30,7 @@ func main() {
 	flag.DurationVar(&opts.TrialTimeout, "trial-timeout", 3*time.Minute, "how long an updated build has to become healthy before the device falls back")
 	flag.Parse()
 	opts.Perm <<= 20
+	opts.OutDir = filepath.Join(*out, opts.Target)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
