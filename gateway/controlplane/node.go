@@ -13,13 +13,14 @@ type ReportsStatus struct {
 	Records          int64   `json:"records"`
 	Bytes            int64   `json:"bytes"`
 	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
-	// Dropped counts every record lost: queue full or spool write failed
-	// (disk full) since start, plus what the spool dropped at its bound
+	// Dropped counts every record lost: queue full, spool write failed
+	// (disk full) or refused by the gate since start, plus what the spool dropped at its bound
 	// since the state file was created.
 	Dropped      int64 `json:"dropped"`
 	QueueDropped int64 `json:"queueDropped"`
 	SpoolFailed  int64 `json:"spoolFailed"`
 	SpoolDropped int64 `json:"spoolDropped"`
+	Rejected     int64 `json:"rejected"` // refused by the gate as invalid
 	UploadErrors int64 `json:"uploadErrors"`
 	Requests     int64 `json:"requests"`
 	Uploading    bool  `json:"uploading"`
@@ -44,6 +45,7 @@ func (n *nodeAPI) reports() ReportsStatus {
 		QueueDropped:     n.rep.queueDropped.Load(),
 		SpoolFailed:      n.rep.spoolFailed.Load(),
 		SpoolDropped:     st.DroppedTotal,
+		Rejected:         n.rep.rejected.Load(),
 		Requests:         n.rep.requests.Load(),
 		Uploading:        n.up != nil,
 	}

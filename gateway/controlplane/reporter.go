@@ -42,6 +42,7 @@ type Reporter struct {
 	queueDropped atomic.Int64
 	spoolFailed  atomic.Int64
 	spoolDropped atomic.Int64
+	rejected     atomic.Int64 // records the gate refused as invalid (see Uploader)
 	spoolErr     atomic.Pointer[string]
 
 	cancel context.CancelFunc
@@ -86,9 +87,10 @@ func (rp *Reporter) Shutdown() {
 	<-rp.done
 }
 
-// memDropped counts the records that never reached the spool.
+// memDropped counts the records lost outside the spool's own accounting:
+// never spooled, or refused by the gate.
 func (rp *Reporter) memDropped() int64 {
-	return rp.queueDropped.Load() + rp.spoolFailed.Load()
+	return rp.queueDropped.Load() + rp.spoolFailed.Load() + rp.rejected.Load()
 }
 
 func (rp *Reporter) run(ctx context.Context) {

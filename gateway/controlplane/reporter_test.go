@@ -213,3 +213,71 @@ func TestUploaderKeepsRecordsUntilAcknowledged(t *testing.T) {
 		t.Fatalf("spool holds %d after a failed upload, want 10", st.Records)
 	}
 }
+
+func TestUploaderIsolatesARecordTheGateRefuses(t *testing.T) {
+	ca := newTestCA(t, "gate CA")
+	var mu sync.Mutex
+	ids, dropped := map[string]bool{}, int64(0)
+	srv := tlsServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var b wire.ReportBatch
+		if err := json.NewDecoder(zr).Decode(&b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for i, x := range b.Records {
+			if x.RequestID == "req-13" {
+				http.Error(w, `{"message":"records[`+strconv.Itoa(i)+`].requestId is poison"}`, http.StatusBadRequest)
+				return
+			}
+		}
+		mu.Lock()
+		for _, x := range b.Records {
+			ids[x.RequestID] = true
+		}
+		dropped += b.Dropped
+		mu.Unlock()
+		json.NewEncoder(w).Encode(wire.ReportAck{Accepted: len(b.Records)})
+	}))
+	c, err := NewGateClient(srv.URL, "t", ca.pin(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	db := openDB(t)
+	rp := NewReporter(db, testLogger(t), 0)
+	rp.Start()
+	for i := range 50 {
+		rp.Record(rec(i))
+	}
+	rp.Shutdown()
+	up := newUploader(rp, c, "gw-1", testLogger(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := up.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.SpoolStats(); st.Records != 0 {
+		t.Fatalf("spool holds %d, want 0", st.Records)
+	}
+	// The dropped count travels with the next acknowledged batch.
+	rp2 := rp
+	rp2.Start()
+	rp2.Record(rec(100))
+	rp2.Shutdown()
+	if err := up.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 50 || ids["req-13"] {
+		t.Fatalf("gate stored %d records (poison stored: %v), want the 49 good ones and the later one", len(ids), ids["req-13"])
+	}
+	if dropped != 1 || rp.rejected.Load() != 1 {
+		t.Fatalf("gate told of %d dropped, rejected %d; want 1 and 1", dropped, rp.rejected.Load())
+	}
+}

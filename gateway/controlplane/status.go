@@ -26,7 +26,7 @@ type SyncStatus struct {
 	// SnapshotRecovered says what was wrong with the state file or snapshot
 	// found at start ("" when nothing was).
 	SnapshotRecovered string   `json:"snapshotRecovered,omitempty"`
-	Flags             []string `json:"flags,omitempty"`
+	Flags             []string `json:"flags,omitempty"` // the last maxFlags problems worth an operator's look
 	SyncErrors        int64    `json:"syncErrors"`
 	License           License  `json:"license"`
 }
@@ -85,6 +85,21 @@ func (st *status) failed(err error, now, next time.Time) {
 	})
 }
 
+// maxFlags bounds SyncStatus.Flags; the oldest flag goes first.
+const maxFlags = 10
+
 func (st *status) flag(f string) {
-	st.update(func(s *SyncStatus) { s.Flags = append(s.Flags, f) })
+	st.update(func(s *SyncStatus) {
+		s.Flags = append(s.Flags, f)
+		if len(s.Flags) > maxFlags {
+			s.Flags = s.Flags[len(s.Flags)-maxFlags:]
+		}
+	})
+}
+
+// revision returns the revision being served (for request headers).
+func (st *status) revision() int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.s.Revision
 }

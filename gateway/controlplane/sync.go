@@ -144,10 +144,3 @@ func (s *Syncer) sync1(ctx context.Context) (bool, error) {
 	s.cur, s.needFull = next, false
 	return true, nil
 }
-
-// Revision returns the revision being served (for request headers).
-func (st *status) revision() int64 {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.s.Revision
-}

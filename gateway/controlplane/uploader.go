@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,7 @@ type Uploader struct {
 	failing     atomic.Bool   // the last upload attempt failed
 	sentDropped int64         // reporter drops already acknowledged by the gate
 	pending     *pendingBatch // the batch being retried; nil between batches
+	limit       int           // records per batch; shrinks when the gate refuses a batch as bad or too large
 	// sentDropped and pending belong to whoever calls upload1: the loop
 	// goroutine, then Flush after Shutdown.
 
@@ -43,7 +45,7 @@ type Uploader struct {
 
 // newUploader returns an Uploader for rep's spool.
 func newUploader(rep *Reporter, c *GateClient, gatewayID string, log *slog.Logger) *Uploader {
-	return &Uploader{rep: rep, client: c, gatewayID: gatewayID, log: log}
+	return &Uploader{rep: rep, client: c, gatewayID: gatewayID, log: log, limit: uploadBatch}
 }
 
 // Start runs the upload loop until Shutdown.
@@ -70,6 +72,9 @@ func (u *Uploader) run(ctx context.Context) {
 		n, err := u.upload1(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errSplit) {
+			continue
 		}
 		if err != nil {
 			d := b.Next()
@@ -141,6 +146,9 @@ func (u *Uploader) upload1(ctx context.Context) (int, error) {
 	}
 	p := u.pending
 	if err := u.client.PostReports(ctx, p.batch.ID, p.body); err != nil {
+		if refused(err) {
+			return u.refusedBatch(p, err)
+		}
 		if ctx.Err() == nil { // an upload cut short by shutdown says nothing of the gate
 			u.failing.Store(true)
 		}
@@ -148,6 +156,7 @@ func (u *Uploader) upload1(ctx context.Context) (int, error) {
 	}
 	u.failing.Store(false)
 	u.pending = nil
+	u.limit = min(u.limit*2, uploadBatch)
 	u.sentDropped = p.memDropped
 	if err := u.rep.db.AckReports(p.batch); err != nil {
 		return 0, fmt.Errorf("remove acknowledged batch %s from the spool: %w", p.batch.ID, err)
@@ -158,7 +167,7 @@ func (u *Uploader) upload1(ctx context.Context) (int, error) {
 // nextBatch reads and encodes the oldest spooled batch; nil when the spool
 // is empty.
 func (u *Uploader) nextBatch() (*pendingBatch, error) {
-	batch, err := u.rep.db.PeekReports(uploadBatch)
+	batch, err := u.rep.db.PeekReports(u.limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the spool: %w", err)
 	}
@@ -179,11 +188,50 @@ func (u *Uploader) nextBatch() (*pendingBatch, error) {
 	return &pendingBatch{batch: batch, body: data, memDropped: memDropped}, nil
 }
 
+// refused reports whether the gate will never accept this batch as it is
+// (400 names a bad record, 413 a body too large): retrying it unchanged
+// would block the spool forever.
+func refused(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusBadRequest || se.Status == http.StatusRequestEntityTooLarge)
+}
+
+// errSplit says a refused batch is being retried in halves: no backoff.
+var errSplit = errors.New("retrying in smaller batches")
+
+// refusedBatch narrows a refused batch down: a batch of several records is
+// retried in halves (errSplit); a single refused record is discarded and
+// counted as dropped (so the gate learns of it), and the spool moves on.
+func (u *Uploader) refusedBatch(p *pendingBatch, err error) (int, error) {
+	u.pending = nil
+	if n := len(p.batch.Records); n > 1 {
+		u.limit = max(1, n/2)
+		u.log.Warn("the gate refused a batch; retrying in smaller batches to find the record it refuses", "records", n, "err", err)
+		return 0, errSplit
+	}
+	if aerr := u.rep.db.AckReports(p.batch); aerr != nil {
+		return 0, fmt.Errorf("discard refused record: %w", aerr)
+	}
+	u.rep.rejected.Add(1)
+	u.log.Error("the gate refused an analytics record; it was discarded and counted as dropped", "record", truncate(string(p.batch.Records[0]), 300), "err", err)
+	return 1, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
 // Flush uploads what the spool holds until it is empty, an upload fails or
 // ctx is done (the bounded last attempt at shutdown).
 func (u *Uploader) Flush(ctx context.Context) error {
 	for {
 		n, err := u.upload1(ctx)
+		if errors.Is(err, errSplit) {
+			continue
+		}
 		if err != nil || n == 0 {
 			return err
 		}
