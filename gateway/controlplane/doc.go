@@ -34,8 +34,13 @@
 // uploader sends the oldest spooled batch (at most 1000 records) gzip-encoded
 // with its batch id as Idempotency-Key and deletes it only after a 2xx
 // acknowledgement; the number of records lost so far rides along in the
-// batch's dropped field. On shutdown the queue is flushed into the spool and
-// one bounded upload attempt is made.
+// batch's dropped field; a failed batch is retried unchanged (same records,
+// same key), backing off from 1 s to 10 s with jitter, honouring Retry-After.
+// A batch the gate refuses as invalid (400) or too large (413) would never
+// succeed: it is retried in halves down to the one record the gate refuses,
+// which is discarded and counted as dropped. On shutdown the queue is flushed
+// into the spool and, unless the gate is known to be unreachable, one
+// bounded upload (3 s) is attempted.
 //
 // # Caveats
 //
