@@ -85,15 +85,25 @@ The caller loses the state (it syncs again from the gate) but keeps
 serving.
 
 Verification has two steps. First a structure walk reads every page
-reachable from the root with ordinary reads and checks that each page
-reference, element and value lies inside the file; bbolt itself trusts
-those references and would fault outside its memory map. Then bbolt's
+reachable from the root with ordinary reads, holding the file lock, and
+checks that each page reference, element and value lies inside the file
+and that no page is both free and in use; bbolt itself trusts those
+references and would fault outside its memory map. Then bbolt's
 consistency check (tx.Check) looks for pages that are lost, freed twice or
 out of order. Open verifies the file when it is at most
-Options.VerifyMaxBytes (64 MiB by default; a few hundred milliseconds on
-flash) or when the last run did not close it: a marker file path + ".open"
-exists while the file is open. The walk stops after Options.CheckTimeout;
-the file is then used unverified and Recovered says so.
+Options.VerifyMaxBytes (64 MiB by default) or when the last run did not
+close it: a marker file path + ".open" exists while the file is open. Both
+steps are linear in the file size: for a 94 MiB file (64 MiB of spooled
+records) the walk takes about 0.1 s and the check 0.04 s from the page
+cache; from slow flash expect the time it takes to read the file. The walk
+stops after Options.CheckTimeout (10 s); the file is then used unverified
+and Recovered says so. bbolt's check cannot be interrupted; it runs only
+after a complete walk and takes a fraction of its time.
+
+Damage that only shows at run time (bbolt panics or faults on a page the
+verification accepted) is turned into an error wrapping ErrDamaged rather
+than a crash; the file is marked (path + ".damaged") and the next Open sets
+it aside.
 
 # Caveats
 
@@ -111,5 +121,13 @@ file.
 
 A file larger than VerifyMaxBytes that was closed cleanly is not verified
 at Open, to keep start-up fast on slow flash.
+
+Drops are counted when they happen: a record dropped for space while it
+was part of a batch being uploaded is counted as dropped although the gate
+receives it.
+
+Open takes the file lock only for the walk and then again inside bbolt: a
+second process racing for the file in between makes one of them fail with
+ErrLocked, never both use it.
 */
 package persist

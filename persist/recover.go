@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -63,13 +65,13 @@ func (db *DB) openVerified() (*bolt.DB, string, error) {
 func (db *DB) openChecked(unclean bool) (bdb *bolt.DB, notes string, problem error) {
 	check := db.needsVerify(unclean)
 	if check {
-		err := walkFile(db.path, db.opts.Now().Add(db.opts.CheckTimeout), db.opts.Now)
+		err := db.walkLocked()
 		switch {
 		case errors.Is(err, errWalkTimeout):
 			check = false
 			notes = fmt.Sprintf("state file %s was not verified: the check did not finish within %v", db.path, db.opts.CheckTimeout)
 		case err != nil:
-			return nil, "", &corruptError{err}
+			return nil, "", err
 		}
 	}
 	bdb, err := db.openBolt()
@@ -83,6 +85,48 @@ func (db *DB) openChecked(unclean bool) (bdb *bolt.DB, notes string, problem err
 	}
 	return bdb, notes, nil
 }
+
+// walkLocked walks the file while holding the same lock bbolt takes, so
+// that it never reads a file another process is writing. The lock is
+// released before bbolt opens the file (flock locks conflict between two
+// descriptors of one process too); another process taking it in between
+// makes bbolt wait and time out with ErrLocked.
+func (db *DB) walkLocked() error {
+	f, err := os.Open(db.path)
+	if err != nil {
+		return fmt.Errorf("open state: %w", err)
+	}
+	defer f.Close() // read-only; closing also drops the lock
+	if err := lockFile(f, db.opts.Timeout); err != nil {
+		return fmt.Errorf("open state %s: %w (waited %v)", db.path, err, db.opts.Timeout)
+	}
+	err = walkFile(f, db.opts.Now().Add(db.opts.CheckTimeout), db.opts.Now)
+	if err != nil && !errors.Is(err, errWalkTimeout) {
+		return &corruptError{err}
+	}
+	return err
+}
+
+// lockFile takes an exclusive flock on f, polling until timeout.
+func lockFile(f *os.File, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return ErrLocked
+		}
+		time.Sleep(lockPoll)
+	}
+}
+
+// lockPoll is how often lockFile retries, as bbolt does.
+const lockPoll = 50 * time.Millisecond
 
 // needsVerify reports whether Open verifies the file: it exists, is not
 // empty, and is small or was not closed cleanly.

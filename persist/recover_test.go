@@ -263,3 +263,40 @@ func TestCloseRemovesMarker(t *testing.T) {
 		t.Fatalf("marker after Close: %v", err)
 	}
 }
+
+// TestVerifyTimeout: a walk that outlasts CheckTimeout leaves the file in
+// use, unverified, and says so.
+func TestVerifyTimeout(t *testing.T) {
+	db, path := openTest(t, nil)
+	for i := range 10 {
+		recs := make([][]byte, 1000)
+		for j := range recs {
+			recs[j] = reportRecord(i*1000 + j)
+		}
+		mustAppend(t, db, recs)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	calls := 0
+	ticking := func() time.Time { // every reading of the clock is a second later
+		calls++
+		return start.Add(time.Duration(calls) * time.Second)
+	}
+	db2, err := Open(path, &Options{CheckTimeout: time.Millisecond, Now: ticking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := db2.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if msg := db2.Recovered(); !strings.Contains(msg, "was not verified") {
+		t.Fatalf("Recovered() = %q, want a note that the file was not verified", msg)
+	}
+	if st := db2.SpoolStats(); st.Records != 10_000 {
+		t.Fatalf("stats = %+v, want the 10000 records kept", st)
+	}
+}

@@ -23,8 +23,9 @@ type ReportBatch struct {
 	// and last sequence numbers, so a retried upload carries the same
 	// Idempotency-Key. Empty when the batch holds nothing at all.
 	ID string
-	// First and Last are the sequence numbers of the first and last record;
-	// both zero when Records is empty.
+	// First and Last are the sequence numbers of the first and last entry
+	// the batch covers (AckReports deletes that range); both zero when the
+	// spool is empty. A damaged entry in the range is not in Records.
 	First, Last uint64
 	// Records are the encoded records, oldest first.
 	Records [][]byte
@@ -197,7 +198,7 @@ func (db *DB) evict(b *bolt.Bucket, st *spoolState, incoming [][]byte) (int, err
 			return evicted, err
 		}
 		st.records--
-		st.bytes -= int64(len(v) - recordHeaderSize)
+		st.bytes -= int64(max(len(v)-recordHeaderSize, 0))
 		evicted++
 	}
 	return evicted, nil
@@ -253,7 +254,13 @@ func (db *DB) collect(b *bolt.Bucket, limit int, batch *ReportBatch) {
 	size := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil && len(batch.Records) < limit; k, v = c.Next() {
-		rec := v[recordHeaderSize:]
+		if len(k) != 8 {
+			continue // not a spool key: never written by this package
+		}
+		var rec []byte // nil for a damaged entry: not sent, deleted with the batch
+		if len(v) >= recordHeaderSize {
+			rec = v[recordHeaderSize:]
+		}
 		if len(batch.Records) > 0 && size+len(rec) > db.opts.MaxBatchBytes {
 			break
 		}
@@ -262,8 +269,10 @@ func (db *DB) collect(b *bolt.Bucket, limit int, batch *ReportBatch) {
 			batch.First = seq
 		}
 		batch.Last = seq
-		batch.Records = append(batch.Records, bytes.Clone(rec))
-		size += len(rec)
+		if rec != nil {
+			batch.Records = append(batch.Records, bytes.Clone(rec))
+			size += len(rec)
+		}
 	}
 }
 
@@ -297,12 +306,12 @@ func deleteRange(b *bolt.Bucket, st *spoolState, batch ReportBatch) error {
 		return nil
 	}
 	c := b.Cursor()
-	for k, v := c.Seek(seqKey(batch.First)); k != nil && binary.BigEndian.Uint64(k) <= batch.Last; k, v = c.Seek(seqKey(batch.First)) {
+	for k, v := c.Seek(seqKey(batch.First)); k != nil && bytes.Compare(k, seqKey(batch.Last)) <= 0; k, v = c.Seek(seqKey(batch.First)) {
 		if err := c.Delete(); err != nil {
 			return err
 		}
 		st.records--
-		st.bytes -= int64(len(v) - recordHeaderSize)
+		st.bytes -= int64(max(len(v)-recordHeaderSize, 0))
 	}
 	return nil
 }

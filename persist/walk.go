@@ -59,14 +59,9 @@ type walker struct {
 	pages    int
 }
 
-// walkFile checks the structure of the bbolt file at path; it returns nil,
+// walkFile checks the structure of the bbolt file f; it returns nil,
 // errWalkTimeout, or what is wrong.
-func walkFile(path string, deadline time.Time, now func() time.Time) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close() // read-only: nothing to flush
+func walkFile(f *os.File, deadline time.Time, now func() time.Time) error {
 	info, err := f.Stat()
 	if err != nil {
 		return err
@@ -78,10 +73,25 @@ func walkFile(path string, deadline time.Time, now func() time.Time) error {
 	if need := int64(w.meta.hwm) * int64(w.meta.pageSize); need > w.size {
 		return fmt.Errorf("file is truncated: its pages need %d bytes, it has %d", need, w.size)
 	}
-	if err := w.freelist(); err != nil {
+	free, err := w.freelist()
+	if err != nil {
 		return err
 	}
-	return w.tree(w.meta.root, 0)
+	if err := w.tree(w.meta.root, 0); err != nil {
+		return err
+	}
+	return w.freeNotInUse(free)
+}
+
+// freeNotInUse checks that no free page is also part of a page in use
+// (bbolt's own check looks only at the first page of each in-use page).
+func (w *walker) freeNotInUse(free []uint64) error {
+	for _, id := range free {
+		if w.seen[id] {
+			return fmt.Errorf("page %d is both free and in use", id)
+		}
+	}
+	return nil
 }
 
 // readMetas returns the meta page bbolt would use: the valid one with the
@@ -171,35 +181,38 @@ func (w *walker) tick() error {
 	return nil
 }
 
-// freelist checks the freelist page and that every id in it is in range.
-func (w *walker) freelist() error {
+// freelist checks the freelist page and that every id in it is in range,
+// and returns the ids.
+func (w *walker) freelist() ([]uint64, error) {
 	if w.meta.freelist == noFreelist {
-		return nil
+		return nil, nil
 	}
 	flags, count, data, err := w.page(w.meta.freelist)
 	if err != nil {
-		return fmt.Errorf("freelist: %w", err)
+		return nil, fmt.Errorf("freelist: %w", err)
 	}
 	if flags != freelistFlag {
-		return fmt.Errorf("freelist page %d: wrong type %#x", w.meta.freelist, flags)
+		return nil, fmt.Errorf("freelist page %d: wrong type %#x", w.meta.freelist, flags)
 	}
 	le := binary.LittleEndian
 	ids := data[pageHeaderSize:]
 	if count == 0xFFFF { // the real count is the first element
 		if len(ids) < 8 {
-			return fmt.Errorf("freelist page %d: too short", w.meta.freelist)
+			return nil, fmt.Errorf("freelist page %d: too short", w.meta.freelist)
 		}
 		count, ids = int(le.Uint64(ids)), ids[8:]
 	}
 	if count < 0 || count > len(ids)/8 {
-		return fmt.Errorf("freelist page %d: %d ids do not fit", w.meta.freelist, count)
+		return nil, fmt.Errorf("freelist page %d: %d ids do not fit", w.meta.freelist, count)
 	}
-	for i := range count {
-		if id := le.Uint64(ids[i*8:]); id < 2 || id >= w.meta.hwm {
-			return fmt.Errorf("freelist page %d: free page %d out of range", w.meta.freelist, id)
+	free := make([]uint64, count)
+	for i := range free {
+		free[i] = le.Uint64(ids[i*8:])
+		if free[i] < 2 || free[i] >= w.meta.hwm {
+			return nil, fmt.Errorf("freelist page %d: free page %d out of range", w.meta.freelist, free[i])
 		}
 	}
-	return nil
+	return free, nil
 }
 
 // tree walks the b-tree rooted at page id.
