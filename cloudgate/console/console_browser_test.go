@@ -78,6 +78,7 @@ func TestConsoleJourney(t *testing.T) {
 	p.waitText(`[data-api-running="console-echo"]`, "1 / 1 gateways")
 	p.shot("apis-deployed")
 	apiDetail(t, p, apiID)
+	apiKeys(t, p, backend.URL, "http://"+gwListen)
 	analytics(t, p, sent)
 	otherPlatforms(t, p, token)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
@@ -273,6 +274,69 @@ func proxyThroughGateway(t *testing.T, c *http.Client, gw string) int {
 		}
 	}
 	return sent
+}
+
+// keyedDefinition is an API whose only plan needs an API key.
+func keyedDefinition(target string) string {
+	return fmt.Sprintf(`{"id": "console-keyed", "name": "Console keyed", "definitionVersion": "V4", "type": "proxy",
+  "listeners": [{"type": "http", "paths": [{"path": "/keyed"}], "entrypoints": [{"type": "http-proxy"}]}],
+  "endpointGroups": [{"name": "default", "type": "http-proxy",
+    "endpoints": [{"name": "backend", "type": "http-proxy", "configuration": {"target": %q}}]}],
+  "plans": [{"id": "apikey", "name": "API key", "status": "PUBLISHED", "security": {"type": "api-key"}}]}`, target)
+}
+
+// apiKeys imports and deploys an API-key API, creates a key on its page,
+// calls it through the gateway with the key, then revokes the subscription.
+func apiKeys(t *testing.T, p *page, backendURL, gw string) {
+	t.Helper()
+	p.click(`a[data-nav=apis]`)
+	p.waitJS("the import form", `document.querySelector('#api-definition')`, pollTimeout)
+	p.do("paste the keyed definition", setValue("#api-definition", keyedDefinition(backendURL)))
+	p.click("#import-api")
+	p.waitText("#import-result", "Imported console-keyed")
+	p.waitJS("the keyed API in the list", `document.querySelector('[data-action=deploy][data-api="console-keyed"]')`, pollTimeout)
+	p.click(`[data-action=deploy][data-api="console-keyed"]`)
+	p.waitText(`[data-api-status="console-keyed"]`, "Deployed")
+	c := &http.Client{Timeout: 5 * time.Second}
+	expectStatus(t, c, gw+"/keyed/x", "", http.StatusUnauthorized)
+
+	p.do("open the keyed API", setHash("#/apis/acme/prod/console-keyed"))
+	p.waitJS("the subscription form", `document.querySelector('#create-key')`, pollTimeout)
+	p.typeInto("#sub-app", "mobile-app")
+	p.click("#create-key")
+	p.waitJS("the new key", `document.querySelector('#new-api-key')?.textContent`, pollTimeout)
+	key := p.text("#new-api-key")
+	p.waitText("#api-subscriptions", "mobile-app")
+	expectStatus(t, c, gw+"/keyed/x", key, http.StatusOK)
+	p.shot("api-keys")
+
+	sub := js[string](p, `document.querySelector('[data-sub-status]').dataset.subStatus`)
+	p.click(fmt.Sprintf(`[data-sub-action="revoke:%s"]`, sub))
+	p.waitText(fmt.Sprintf(`[data-sub-status=%q]`, sub), "REVOKED")
+	expectStatus(t, c, gw+"/keyed/x", key, http.StatusUnauthorized)
+}
+
+// expectStatus waits until GET url (with the API key, if any) answers want.
+func expectStatus(t *testing.T, c *http.Client, url, key string, want int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("GET %s to answer %d", url, want), func() error {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if key != "" {
+			req.Header.Set("X-Gravitee-Api-Key", key)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 func apiDetail(t *testing.T, p *page, apiID string) {

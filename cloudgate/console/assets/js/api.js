@@ -84,6 +84,10 @@ export const importAPI = (org, env, definitionText) => request('POST', envPath(o
 export const getAPI = (org, env, id) => get(`${envPath(org, env)}/apis/${seg(id)}`);
 export const deployAPI = (org, env, id) => post(`${envPath(org, env)}/apis/${seg(id)}/deploy`);
 export const undeployAPI = (org, env, id) => post(`${envPath(org, env)}/apis/${seg(id)}/undeploy`);
+export const listSubscriptions = (org, env) => get(envPath(org, env) + '/subscriptions').then((x) => x || []);
+export const createSubscription = (org, env, apiID, body) => post(`${envPath(org, env)}/apis/${seg(apiID)}/subscriptions`, body);
+/** setSubscriptionStatus applies action: accept, pause, close or revoke. */
+export const setSubscriptionStatus = (org, env, id, action) => post(`${envPath(org, env)}/subscriptions/${seg(id)}/${seg(action)}`);
 export const analyticsStats = (org, params) => get(`/orgs/${seg(org)}/analytics/stats` + query(params));
 export const analyticsRecords = (org, params) => get(`/orgs/${seg(org)}/analytics/records` + query(params)).then((x) => x || []);
 

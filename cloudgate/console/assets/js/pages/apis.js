@@ -1,7 +1,7 @@
 // APIs: import Gravitee v4 definitions (file or paste), list, view, deploy
 // and undeploy them per environment, and see which gateways run them.
 import * as api from '../api.js';
-import { h, pageHead, errorBox, badge, table, announce, toDate } from '../dom.js';
+import { h, pageHead, errorBox, badge, table, announce, toDate, copyButton } from '../dom.js';
 import { currentEnv, envPicker, envKey, rememberEnv, gatewayState } from '../model.js';
 
 /** TEMPLATE is a minimal keyless v4 proxy API for the "Insert a template" button. */
@@ -220,6 +220,63 @@ function promoteForm(envs, e, def, after) {
     h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'promote-env' }, 'Environment'), sel), btn), out);
 }
 
+const SUB_KINDS = { ACCEPTED: 'ok', PAUSED: 'warn', CLOSED: 'idle', REVOKED: 'bad' };
+
+function maskKey(k) {
+  return k && k.length > 12 ? `${k.slice(0, 6)}…${k.slice(-4)}` : k || '—';
+}
+
+// subscriptionsCard lists the API's subscriptions and creates API keys for
+// its api-key plans, as "cloudgate key create" does.
+function subscriptionsCard(e, def, card) {
+  const keyPlans = (def.plans || []).filter((p) => p.security && p.security.type === 'api-key');
+  const out = h('div', { id: 'subscription-result' });
+  const refresh = async () => {
+    const subs = (await api.listSubscriptions(e.org, e.env)).filter((x) => x.api === def.id);
+    const action = (sub, verb, label, danger) => h('button', { type: 'button', class: danger ? 'btn btn-small btn-danger' : 'btn btn-small',
+      'data-sub-action': `${verb}:${sub.id}`,
+      onclick: async () => {
+        try { await api.setSubscriptionStatus(e.org, e.env, sub.id, verb); } catch (err) { out.replaceChildren(errorBox(err)); }
+        await refresh();
+      } }, label);
+    const list = table([
+      { label: 'Application', cell: (x) => x.applicationName || x.application },
+      { label: 'Plan', cell: (x) => x.plan },
+      { label: 'API key', cell: (x) => [h('span', { class: 'mono', title: 'Copy to see the whole key' }, maskKey(x.key)), ' ', x.key ? copyButton(() => x.key, 'Copy', `API key of ${x.applicationName || x.application}`) : null] },
+      { label: 'Status', cell: (x) => h('span', { 'data-sub-status': x.id }, badge(SUB_KINDS[x.status] || 'idle', x.status)) },
+      { label: '', cell: (x) => h('div', { class: 'actions' },
+        x.status === 'ACCEPTED' ? action(x, 'pause', 'Pause') : null,
+        x.status === 'PAUSED' ? action(x, 'accept', 'Resume') : null,
+        x.status !== 'REVOKED' && x.status !== 'CLOSED' ? action(x, 'revoke', 'Revoke', true) : null) },
+    ], subs, { caption: 'Subscriptions', empty: 'No subscription yet.' });
+    card.replaceChildren(h('h2', {}, 'Subscriptions and API keys'), form, out, list);
+  };
+  const app = h('input', { id: 'sub-app', type: 'text', placeholder: 'mobile-app', autocomplete: 'off' });
+  const plan = h('select', { id: 'sub-plan' }, keyPlans.map((p) => h('option', { value: p.id }, p.name || p.id)));
+  const form = keyPlans.length
+    ? h('form', { class: 'filters', id: 'subscribe' },
+      h('div', { class: 'field' }, h('label', { for: 'sub-plan' }, 'API-key plan'), plan),
+      h('div', { class: 'field' }, h('label', { for: 'sub-app' }, 'Application'), app),
+      h('button', { type: 'submit', class: 'btn btn-primary', id: 'create-key' }, 'Create API key'))
+    : h('p', { class: 'muted' }, 'This API has no api-key plan: clients need no key.');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    out.replaceChildren();
+    try {
+      const name = app.value.trim() || 'default';
+      const res = await api.createSubscription(e.org, e.env, def.id, { plan: plan.value, application: name });
+      out.append(h('p', { class: 'success', role: 'status' }, 'New API key for ', h('strong', {}, name), ': ',
+        h('code', { id: 'new-api-key' }, res.key), ' ', copyButton(() => res.key, 'Copy', 'new API key'),
+        '. Clients send it in the X-Gravitee-Api-Key header; gateways get it at their next sync.'));
+      app.value = '';
+    } catch (err) {
+      out.append(errorBox(err));
+    }
+    await refresh();
+  });
+  return refresh;
+}
+
 async function renderDetail(ctx) {
   const [org, env, id] = ctx.params;
   const e = { org, env };
@@ -228,6 +285,8 @@ async function renderDetail(ctx) {
   const actions = h('span', { class: 'actions' });
   const statusSlot = h('dd', { id: 'api-status' });
   const gwCard = h('section', { class: 'card', id: 'api-gateways' });
+  const subsCard = h('section', { class: 'card', id: 'api-subscriptions' });
+  const refreshSubs = subscriptionsCard(e, def, subsCard);
   alertSlot = h('div');
   const refresh = async () => {
     const [apis, gws] = await Promise.all([api.listAPIs(org, env), api.listGateways(org, env)]);
@@ -251,10 +310,11 @@ async function renderDetail(ctx) {
     alertSlot,
     h('section', { class: 'card' }, h('h2', {}, 'Summary'), detailSummary(def, statusSlot)),
     gwCard,
+    subsCard,
     promoteForm(envs, e, def, refresh) || '',
     h('section', { class: 'card' }, h('details', {}, h('summary', {}, h('strong', {}, 'Definition (JSON)')),
       h('pre', { class: 'json' }, JSON.stringify(def, null, 2)))));
-  await refresh();
+  await Promise.all([refresh(), refreshSubs()]);
   ctx.every(3000, refresh);
 }
 
