@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"runtime/debug"
 	"net/http"
 	"strings"
 	"sync"
@@ -46,10 +47,33 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	x.start = g.now()
 	x.startMs = x.start.UnixMilli()
 	x.rec = g.newRecord(x)
+	defer g.recoverPanic(x)
 	g.handle(x)
 	g.finish(x)
 	x.reset()
 	exchangePool.Put(x)
+}
+
+// recoverPanic turns a panic in the pipeline (a bug in a policy, say) into a
+// logged error, a record with status 500, and a reset connection or stream;
+// the gateway goes on serving. The exchange is not reused.
+func (g *Gateway) recoverPanic(x *exchange) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+		g.finish(x)
+		panic(v)
+	}
+	api := ""
+	if x.api != nil {
+		api = x.api.id
+	}
+	g.log.Error("panic serving a request", "api", api, "uri", x.r.RequestURI, "panic", v, "stack", string(debug.Stack()))
+	x.rec.Status, x.rec.ErrorKey = http.StatusInternalServerError, "GATEWAY_INTERNAL_ERROR"
+	g.finish(x)
+	panic(http.ErrAbortHandler)
 }
 
 // handle routes, authenticates, runs the policies and proxies.
