@@ -38,6 +38,8 @@ type Launcher struct {
 	Mount   func(dev, dir string) error
 	Unmount func(dir string) error
 	Now     func() time.Time // default time.Now
+
+	mountFailures map[string]int // owned by Run's goroutine
 }
 
 func (l *Launcher) defaults() {
@@ -188,10 +190,11 @@ func (l *Launcher) scan(seen map[string]string) (installed bool) {
 		if label, ok := seen[v.Device]; ok && label == v.Label {
 			continue
 		}
-		seen[v.Device] = v.Label
-		if l.readVolume(v) {
-			installed = true
+		ok, retry := l.readVolume(v)
+		if !retry {
+			seen[v.Device] = v.Label
 		}
+		installed = installed || ok
 	}
 	for dev := range seen {
 		if !present[dev] {
@@ -201,29 +204,43 @@ func (l *Launcher) scan(seen map[string]string) (installed bool) {
 	return installed
 }
 
-func (l *Launcher) readVolume(v provisioning.FATVolume) bool {
+// readVolume reads one volume. It reports whether new provisioning was
+// installed, and whether to try the volume again at the next scan (it could
+// not be mounted yet: a stick that is still settling).
+func (l *Launcher) readVolume(v provisioning.FATVolume) (installed, retry bool) {
 	dir := filepath.Join(l.MountDir, filepath.Base(v.Device))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		l.Console.Printf("provisioning: %v", err)
-		return false
+		return false, false
 	}
 	if err := l.Mount(v.Device, dir); err != nil {
-		l.Console.Printf("provisioning: cannot mount %s read-only: %v", v.Device, err)
-		return false
+		if l.mountFailures == nil {
+			l.mountFailures = map[string]int{}
+		}
+		l.mountFailures[v.Device]++
+		n := l.mountFailures[v.Device]
+		if n == 1 || n == maxMountTries {
+			l.Console.Printf("provisioning: cannot mount %s read-only (try %d of %d): %v", v.Device, n, maxMountTries, err)
+		}
+		return false, n < maxMountTries
 	}
+	delete(l.mountFailures, v.Device)
 	files, err := provisioning.ReadStick(dir, v.Label)
 	if uerr := l.Unmount(dir); uerr != nil {
 		l.Console.Printf("provisioning: unmount %s: %v", v.Device, uerr)
 	}
 	if errors.Is(err, provisioning.ErrNoProvisioning) {
-		return false
+		return false, false
 	}
 	if err != nil {
 		l.report(v, err)
-		return false
+		return false, false
 	}
-	return l.install(v, files)
+	return l.install(v, files), false
 }
+
+// maxMountTries bounds the scans that retry a volume that does not mount.
+const maxMountTries = 5
 
 func (l *Launcher) install(v provisioning.FATVolume, files *provisioning.Files) bool {
 	warning, err := files.Validate(l.Now(), nil)
