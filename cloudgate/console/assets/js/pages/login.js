@@ -6,17 +6,19 @@ import { h, errorBox } from '../dom.js';
 export async function render(ctx) {
   const flash = sessionStorage.getItem('edgegate.flash');
   sessionStorage.removeItem('edgegate.flash');
-  const input = h('textarea', {
-    id: 'admin-token', name: 'admin-token', rows: 3, required: true, autocomplete: 'off', spellcheck: 'false',
+  const input = h('input', {
+    id: 'admin-token', name: 'admin-token', type: 'password', required: true, autocomplete: 'current-password', spellcheck: 'false',
     'aria-describedby': 'admin-token-hint', placeholder: 'Paste the admin credential',
   });
-  input.style.minHeight = '5rem';
+  // A hidden user name lets password managers file the credential under this gate.
+  const user = h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'admin', hidden: true });
   const errSlot = h('div', { id: 'login-error' });
   const submit = h('button', { class: 'btn btn-primary', type: 'submit' }, 'Sign in');
   const form = h('form', { class: 'card login', novalidate: true },
     h('h1', {}, 'Sign in'),
     h('p', { class: 'muted' }, 'Manage your hybrid gateways, APIs and analytics.'),
     flash ? h('p', { class: 'notice', role: 'status' }, flash) : null,
+    user,
     h('div', { class: 'field' },
       h('label', { for: 'admin-token' }, 'Admin credential'),
       input,
