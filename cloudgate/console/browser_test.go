@@ -200,9 +200,22 @@ func (p *page) text(sel string) string {
 	return js[string](p, fmt.Sprintf(`document.querySelector(%s)?.textContent || ''`, quote(sel)))
 }
 
-// shot saves a full-page PNG screenshot and logs its path.
+// unlabelledJS lists form controls and charts that a screen reader could not name.
+const unlabelledJS = `[
+  ...[...document.querySelectorAll('input:not([type=hidden]):not([hidden]), select, textarea')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.closest('label'))
+    .map(e => e.outerHTML.slice(0, 80)),
+  ...[...document.querySelectorAll('svg.chart')].filter(e => !e.getAttribute('aria-label')).map(() => 'svg.chart without aria-label'),
+  ...[...document.querySelectorAll('button')].filter(e => !e.textContent.trim() && !e.getAttribute('aria-label')).map(e => e.outerHTML.slice(0, 80)),
+]`
+
+// shot saves a full-page PNG screenshot and logs its path. It also fails the
+// test for controls without an accessible name on the page.
 func (p *page) shot(name string) string {
 	p.t.Helper()
+	if bad := js[[]string](p, unlabelledJS); len(bad) > 0 {
+		p.t.Errorf("page %s has controls without an accessible name: %q", name, bad)
+	}
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
 	defer cancel()
 	// From the top: a full-page capture of a scrolled page draws the sticky header mid-page.
