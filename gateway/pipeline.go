@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"runtime/debug"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
