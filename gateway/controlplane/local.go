@@ -50,15 +50,12 @@ func newLocalSource(dir string, a *applier, st *status, log *slog.Logger, startR
 	return &LocalSource{dir: dir, applier: a, status: st, log: log, files: map[string]*localFile{}, revision: startRev}
 }
 
-// Load reads the directory once and applies it; the error names the files
-// that were refused (the others are served).
+// Load reads the directory once and applies it (Start's first step); the
+// error names the files that were refused (the others are served), or says
+// why the directory cannot be read (then nothing is applied).
 func (l *LocalSource) Load() error {
-	changed, err := l.scan()
-	if err != nil {
+	if _, err := l.scan(); err != nil {
 		return err
-	}
-	if !changed && l.revision > 0 {
-		return nil
 	}
 	return l.applyFiles()
 }

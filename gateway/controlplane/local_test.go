@@ -26,11 +26,12 @@ func TestLocalDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	data := t.TempDir()
 	write("a.json", string(apiJSON("a", "/a", backend.URL)))
 	write("broken.json", `{"id": "broken",`)
 	write("notes.txt", "not a definition")
 
-	n := startRun(t, Options{DataDir: t.TempDir(), APIsDir: dir})
+	n := startRun(t, Options{DataDir: data, APIsDir: dir})
 	n.waitStatus(t, "/a/x", http.StatusOK)
 	s := n.sync(t)
 	if s.Source != SourceLocal || !strings.Contains(s.LastError, "broken.json") {
@@ -57,5 +58,15 @@ func TestLocalDirectory(t *testing.T) {
 		}
 		n.waitStatus(t, "/a/x", http.StatusNotFound)
 		n.waitStatus(t, "/b/x", http.StatusOK)
+	})
+	t.Run("an unreadable directory at start serves its last good snapshot", func(t *testing.T) {
+		if err := n.stop(); err != nil {
+			t.Fatal(err)
+		}
+		n := startRun(t, Options{DataDir: data, APIsDir: filepath.Join(dir, "not-mounted")})
+		n.waitStatus(t, "/b/x", http.StatusOK)
+		if s := n.sync(t); s.Source != SourceSnapshot || !strings.Contains(s.LastError, "not-mounted") {
+			t.Fatalf("%+v", s)
+		}
 	})
 }

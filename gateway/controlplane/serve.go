@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/edgegate/edgegate/gateway"
@@ -13,10 +14,15 @@ import (
 	"github.com/edgegate/edgegate/provisioning"
 )
 
-// restoreSnapshot serves the last good snapshot, before any network call.
-// Problems are logged and flagged; they never stop the start.
-func (n *node) restoreSnapshot() *configState {
+// restoreSnapshot serves the last good snapshot, before any network call,
+// when its source is one of sources. Problems are logged and flagged; they
+// never stop the start.
+func (n *node) restoreSnapshot(sources ...string) *configState {
 	snap, err := n.db.LoadSnapshot()
+	if err == nil && !slices.Contains(sources, snap.Source) {
+		n.log.Info("the snapshot is from another source and is not used", "source", snap.Source, "revision", snap.Revision)
+		return nil
+	}
 	switch {
 	case errors.Is(err, persist.ErrNoSnapshot):
 		n.log.Info("no snapshot yet; not ready until the first configuration arrives")
@@ -106,7 +112,13 @@ func (n *node) start(ctx context.Context, lic *licenseGuard) (*parts, error) {
 		go lic.run(bg, p.licDone)
 	}
 	if n.opts.APIsDir != "" {
-		p.local = newLocalSource(n.opts.APIsDir, n.app, n.status, n.log, 0)
+		// The directory's last good configuration first, in case the
+		// directory cannot be read now (a share not mounted yet).
+		var rev int64
+		if st := n.restoreSnapshot(SourceLocal); st != nil {
+			rev = st.Revision
+		}
+		p.local = newLocalSource(n.opts.APIsDir, n.app, n.status, n.log, rev)
 		if err := p.local.Load(); err != nil {
 			n.log.Error("some api definitions were refused", "err", err)
 			n.status.failed(err, time.Now(), time.Time{})
@@ -114,7 +126,7 @@ func (n *node) start(ctx context.Context, lic *licenseGuard) (*parts, error) {
 		p.local.Start(bg)
 		return p, nil
 	}
-	cur := n.restoreSnapshot()
+	cur := n.restoreSnapshot(SourceGate)
 	p.syncer = newSyncer(n.client, n.app, n.status, n.log, cur)
 	p.syncer.Start(bg)
 	return p, nil
