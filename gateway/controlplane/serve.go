@@ -80,6 +80,7 @@ func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
 	if n.opts.Ready != nil {
 		n.opts.Ready(admin.Addr().String())
 	}
+	n.log.Info("serving APIs", "listen", n.opts.Listen, "tlsListen", n.opts.TLSListen, "gatewayId", n.gatewayID())
 	serveErr := n.gw.Serve(ctx, gateway.Listeners{
 		HTTP: n.opts.Listen, TLS: n.opts.TLSListen, CertFile: n.opts.TLSCert, KeyFile: n.opts.TLSKey,
 		HTTPListener: n.opts.HTTPListener,
