@@ -291,7 +291,13 @@ func apiKeys(t *testing.T, p *page, backendURL, gw string) {
 	t.Helper()
 	p.click(`a[data-nav=apis]`)
 	p.waitJS("the import form", `document.querySelector('#api-definition')`, pollTimeout)
-	p.do("paste the keyed definition", setValue("#api-definition", keyedDefinition(backendURL)))
+	// This one comes from a file, as an export from Gravitee would.
+	file := filepath.Join(t.TempDir(), "console-keyed.json")
+	if err := os.WriteFile(file, []byte(keyedDefinition(backendURL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.do("choose the definition file", chromedp.SetUploadFiles(chromedp.CSS("#api-file"), []string{file}))
+	p.waitJS("the file in the field", `document.querySelector('#api-definition').value.includes('"id": "console-keyed"')`, pollTimeout)
 	p.click("#import-api")
 	p.waitText("#import-result", "Imported console-keyed")
 	p.waitJS("the keyed API in the list", `document.querySelector('[data-action=deploy][data-api="console-keyed"]')`, pollTimeout)
