@@ -196,7 +196,7 @@ function stepVerify(st, ctx) {
     h('ol', { class: 'howto' },
       h('li', {}, 'Start the gateway with the installation details of the previous step.'),
       h('li', {}, 'Watch it connect: ', status),
-      h('li', {}, 'GET the access point. With no API deployed yet the gateway answers 404 with:',
+      h('li', {}, 'GET the access point\u2019s root. Unless an API is deployed at /, the gateway answers 404 with:',
         h('pre', { class: 'json', id: 'expected-answer' }, 'No context-path matches the request URI.'),
         verifyCommand(st.result.gateway.accessPoints || st.accessPoints)),
       h('li', {}, 'Then import and deploy an API on the ', h('a', { href: '#/apis' }, 'APIs'), ' page.')));
