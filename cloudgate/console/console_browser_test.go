@@ -82,6 +82,10 @@ func TestConsoleJourney(t *testing.T) {
 	analytics(t, p, sent)
 	otherPlatforms(t, p, token)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
+	// As the revoke dialog says: refused by the gate, the gateway keeps serving its last configuration.
+	if code, _, err := get(client, "http://"+gwListen+"/echo/after-revoke"); err != nil || code != http.StatusOK {
+		t.Errorf("GET /echo/after-revoke through the refused gateway = %d, %v; want 200", code, err)
+	}
 	phone(t, p, gatewayID)
 	dark(t, p, gatewayID)
 	gateDown(t, p, g)
