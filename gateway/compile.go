@@ -42,7 +42,7 @@ type apiRuntime struct {
 	matchRequired  bool
 	groups         map[string]*endpointGroup
 	defaultGroup   *endpointGroup
-	maxRetries     int // failover retries for idempotent requests
+	failover       *failoverPolicy // nil: no retries, no circuit breaker
 	analytics      bool
 	cors           *corsPolicy
 	properties     map[string]string
@@ -127,10 +127,11 @@ func (g *Gateway) compileAPI(def *apidef.API, cfg *Config) (*apiRuntime, error) 
 		}
 	}
 	if fo := def.Failover; fo != nil && fo.Enabled {
-		a.maxRetries = fo.MaxRetries
-		if a.maxRetries == 0 {
-			a.maxRetries = 2
+		f, err := compileFailover(fo)
+		if err != nil {
+			return nil, wrap(fieldErr("failover", err))
 		}
+		a.failover = f
 	}
 	for i, l := range def.Listeners {
 		if l.CORS != nil && l.CORS.Enabled {

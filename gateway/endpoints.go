@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
@@ -23,6 +24,8 @@ type endpoint struct {
 	headers    []headerValue // sharedConfiguration.headers, added upstream
 	hostHeader bool          // propagateClientHost
 	down       atomic.Bool   // set by the health check
+	failures   atomic.Int32  // consecutive failed calls (failover circuit breaker)
+	openUntil  atomic.Int64  // Unix ns until which the circuit is open
 }
 
 // endpointGroup picks endpoints with its load balancer. Primaries serve
@@ -52,10 +55,19 @@ func (g *endpointGroup) pickFrom(es []*endpoint, skip *endpoint, primary bool) *
 	}
 	first := g.start(len(es), primary)
 	var fallback *endpoint
+	now := int64(0)
 	for i := range es {
 		e := es[(first+i)%len(es)]
 		if e.down.Load() {
 			continue
+		}
+		if open := e.openUntil.Load(); open != 0 {
+			if now == 0 {
+				now = time.Now().UnixNano()
+			}
+			if now < open {
+				continue
+			}
 		}
 		if e == skip {
 			fallback = e

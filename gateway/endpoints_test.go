@@ -70,7 +70,7 @@ func TestFailoverAndSecondary(t *testing.T) {
 	t.Run("retry idempotent on another endpoint", func(t *testing.T) {
 		def := apiJSON("f", "/f", nil, map[string]any{
 			"endpointGroups": groupWith("round-robin", []any{ep("dead", dead, 1, false), ep("live", live.URL, 1, false)}, nil),
-			"failover":       map[string]any{"enabled": true, "maxRetries": 2},
+			"failover":       map[string]any{"enabled": true, "maxRetries": 2, "maxFailures": 100},
 		})
 		h := newHarness(t, nil, def)
 		for range 4 {
@@ -171,5 +171,33 @@ func TestBuildWeights(t *testing.T) {
 	}
 	if w[0] == w[1] && w[1] == w[2] && w[2] == w[3] && w[3] == w[4] {
 		t.Fatalf("schedule not interleaved: %v", w)
+	}
+}
+
+func TestFailoverSlowCallAndCircuitBreaker(t *testing.T) {
+	fast := newBackend(t, "fast")
+	slow := newSlowBackend(t, 3*time.Second)
+	def := apiJSON("cb", "/cb", nil, map[string]any{
+		"endpointGroups": groupWith("round-robin", []any{ep("slow", slow, 1, false), ep("fast", fast.URL, 1, false)}, nil),
+		"failover":       map[string]any{"enabled": true, "maxRetries": 1, "slowCallDuration": 200, "maxFailures": 2, "openStateDuration": 60000},
+	})
+	h := newHarness(t, nil, def)
+	for i := range 6 {
+		start := time.Now()
+		status, rh, _ := h.do(t, "GET", "/cb", nil)
+		if status != 200 || rh.Get("X-Backend") != "fast" {
+			t.Fatalf("request %d: %d from %q", i, status, rh.Get("X-Backend"))
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("request %d waited for the slow endpoint", i)
+		}
+	}
+	slowEP := h.g.Current().apis[0].defaultGroup.primary[0]
+	if slowEP.openUntil.Load() == 0 {
+		t.Fatal("the circuit of the slow endpoint never opened")
+	}
+	// A POST is not retried: with the circuit open it goes to the fast one.
+	if status, _, _ := doReq(t, h.srv.Client(), "POST", h.srv.URL+"/cb", nil, "x"); status != 200 {
+		t.Fatalf("POST: %d", status)
 	}
 }

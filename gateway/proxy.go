@@ -34,9 +34,10 @@ func (g *Gateway) proxy(x *exchange) {
 		body = &limitedBody{rc: r.Body, left: x.maxBody}
 	}
 	grp := x.api.defaultGroup
+	fo := x.api.failover
 	attempts := 1
-	if body == http.NoBody && isIdempotent(r.Method) {
-		attempts += x.api.maxRetries
+	if fo != nil && body == http.NoBody && isIdempotent(r.Method) {
+		attempts += fo.maxRetries
 	}
 	upgrade := isUpgrade(r.Header)
 	var last *endpoint
@@ -50,8 +51,15 @@ func (g *Gateway) proxy(x *exchange) {
 		x.rec.Endpoint = ep.target.String()
 		out := x.outbound(ep, body, upgrade)
 		t0 := g.now()
-		resp, err := ep.transport.RoundTrip(out)
+		var resp *http.Response
+		var err error
+		if upgrade { // an upgraded connection lives on past the headers
+			resp, err = ep.transport.RoundTrip(out)
+		} else {
+			resp, err = fo.roundTrip(ep, out)
+		}
 		x.rec.EndpointResponseTimeMs = g.now().Sub(t0).Milliseconds()
+		fo.observe(ep, err)
 		if err == nil {
 			if upgrade && resp.StatusCode == http.StatusSwitchingProtocols {
 				g.switchProtocols(x, resp)
