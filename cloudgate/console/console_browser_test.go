@@ -324,6 +324,11 @@ func apiKeys(t *testing.T, p *page, backendURL, gw string) {
 	p.click(fmt.Sprintf(`[data-sub-action="revoke:%s"]`, sub))
 	p.waitText(fmt.Sprintf(`[data-sub-status=%q]`, sub), "REVOKED")
 	expectStatus(t, c, gw+"/keyed/x", key, http.StatusUnauthorized)
+
+	// Undeploy from the API's page: the gateway stops serving it.
+	p.click(`[data-action=undeploy][data-api="console-keyed"]`)
+	p.waitText("#api-status", "Not deployed")
+	expectStatus(t, c, gw+"/keyed/x", key, http.StatusNotFound)
 }
 
 // expectStatus waits until GET url (with the API key, if any) answers want.
