@@ -443,11 +443,11 @@ func phone(t *testing.T, p *page, gatewayID string) {
 func otherPlatforms(t *testing.T, p *page, firstToken string) {
 	t.Helper()
 	for _, c := range []struct {
-		platform, host, section string
-		want                    []string
+		platform, newEnv, host, section string
+		want                            []string
 	}{
-		{"docker", "https://gw-docker.acme.example", "#install-docker", []string{"docker run -d --name edgegate", "-p 8082:8082", "-e gravitee_cloud_token='", "-e gravitee_license_key='"}},
-		{"appliance", "https://gw-box.acme.example:8443", "#install-appliance", []string{"make image TARGET=amd64", "edgegate provision --token-file cloud-token --license-file license.key --out prov.img", "dd if=prov.img"}},
+		{"docker", "staging", "https://gw-docker.acme.example", "#install-docker", []string{"docker run -d --name edgegate", "-p 8082:8082", "-e gravitee_cloud_token='", "-e gravitee_license_key='"}},
+		{"appliance", "", "https://gw-box.acme.example:8443", "#install-appliance", []string{"make image TARGET=amd64", "edgegate provision --token-file cloud-token --license-file license.key --out prov.img", "dd if=prov.img"}},
 	} {
 		p.click(`a[data-nav=gateways]`)
 		p.waitJS("the gateways page", `document.querySelector('#gateways table')`, pollTimeout)
@@ -459,6 +459,11 @@ func otherPlatforms(t *testing.T, p *page, firstToken string) {
 		p.waitJS("the environment step", `document.querySelector('#env-select')`, pollTimeout)
 		if env := js[string](p, `document.querySelector('#env-select').value`); env != "acme/prod" {
 			t.Errorf("the wizard offers %q as the existing environment, want acme/prod", env)
+		}
+		if c.newEnv != "" {
+			p.click(`label[data-choice=new]`)
+			p.typeInto("#org", "acme")
+			p.typeInto("#env", c.newEnv)
 		}
 		p.click("#wizard-next")
 		p.typeInto("#ap-0", c.host)
@@ -480,6 +485,7 @@ func otherPlatforms(t *testing.T, p *page, firstToken string) {
 		}
 		p.shot("wizard-installation-" + c.platform)
 	}
+	promote(t, p)
 	p.click(`a[data-nav=overview]`)
 	p.waitJS("three gateways, two configured", `document.querySelectorAll('[data-gateway-state]').length === 3 && [...document.querySelectorAll('[data-gateway-state]')].filter(e => e.textContent.includes('Configured')).length === 2`, pollTimeout)
 	p.shot("overview-configured-gateways")
@@ -542,4 +548,17 @@ func TestApplianceDownloadLinks(t *testing.T) {
 		t.Fatalf("GET %s = %d, %d bytes, %v", href, code, len(body), err)
 	}
 	p.shot("appliance-download-links")
+}
+
+// promote deploys the echo API to acme/staging from its page in acme/prod.
+func promote(t *testing.T, p *page) {
+	t.Helper()
+	p.do("open the echo API", setHash("#/apis/acme/prod/console-echo"))
+	p.waitJS("the promote form", `document.querySelector('#promote-env')`, pollTimeout)
+	p.do("choose staging", selectOption("#promote-env", "acme/staging"))
+	p.click("#promote")
+	p.waitText("#promote-result", "Deployed to acme / staging")
+	p.do("open staging's APIs", setHash("#/apis?env=acme%2Fstaging"))
+	p.waitText(`[data-api-status="console-echo"]`, "Deployed")
+	p.shot("apis-staging")
 }

@@ -199,8 +199,8 @@ function promoteForm(envs, e, def, after) {
   const others = envs.filter((x) => envKey(x) !== envKey(e));
   if (!others.length) return null;
   const sel = h('select', { id: 'promote-env' }, others.map((x) => h('option', { value: envKey(x) }, `${x.org} / ${x.env}`)));
-  const out = h('div');
-  const btn = h('button', { type: 'button', class: 'btn' }, 'Import and deploy there');
+  const out = h('div', { id: 'promote-result' });
+  const btn = h('button', { type: 'button', class: 'btn', id: 'promote' }, 'Import and deploy there');
   btn.addEventListener('click', async () => {
     const [org, env] = sel.value.split('/');
     btn.disabled = true;
