@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"net/url"
+	"strings"
 	"encoding/json"
 	"net/http"
 
@@ -48,9 +50,7 @@ func (p *apiKeyPlan) authenticate(x *exchange, plan *planRuntime) (bool, *failur
 	x.sub = s
 	if !p.PropagateAPIKey {
 		if inQuery {
-			q := x.r.URL.Query()
-			q.Del(apiKeyQuery)
-			x.rawQuery = q.Encode()
+			x.rawQuery = dropQueryParam(x.r.URL.RawQuery, apiKeyQuery)
 		}
 		x.dropHeader = apiKeyHeader
 	}
@@ -81,4 +81,23 @@ func (s *subscription) validAt(ms int64) bool {
 		return false
 	}
 	return s.endMs == 0 || ms < s.endMs
+}
+
+// dropQueryParam removes every name=value pair named name from a raw query,
+// keeping the others byte for byte and in order.
+func dropQueryParam(raw, name string) string {
+	var b strings.Builder
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		k, _, _ := strings.Cut(pair, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }

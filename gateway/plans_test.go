@@ -158,3 +158,18 @@ func TestMTLSPlan(t *testing.T) {
 		})
 	}
 }
+
+func TestDropQueryParam(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"api-key=k", ""},
+		{"b=2&api-key=k&a=1", "b=2&a=1"},
+		{"api%2Dkey=k&z=%20x", "z=%20x"},
+		{"x=1&api-key=1&api-key=2", "x=1"},
+		{"api-keys=1", "api-keys=1"},
+	}
+	for _, tc := range cases {
+		if got := dropQueryParam(tc.in, "api-key"); got != tc.want {
+			t.Errorf("dropQueryParam(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
