@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"net/url"
-	"strings"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/edgegate/edgegate/cloudgate/wire"
 )
