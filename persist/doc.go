@@ -38,9 +38,12 @@ The file holds these buckets:
 	counters     one nested bucket per SaveCounters name
 
 A snapshot record is "EGSNAP" | format (uint32) | revision (int64) |
-saved-at (int64 ns) | SHA-256 | JSON payload (source, organization,
-environment, APIs as received, subscriptions), integers big-endian. The
-checksum covers the header fields and the payload. LoadSnapshot verifies
+saved-at (int64 ns) | SHA-256 | payload, integers big-endian. The payload
+is a length-prefixed (uint32) JSON object with source, organization,
+environment and subscriptions, then the number of APIs (uint32) and each
+API's definition, as received, length-prefixed: loading needs no JSON scan
+of the definitions. The checksum covers the header fields and the
+payload. LoadSnapshot verifies
 the format and the checksum; a record that fails either is reported with
 ErrCorruptSnapshot, set aside, and the previous snapshot is used instead.
 

@@ -26,6 +26,9 @@ const maxCheckErrors = 3
 // was not closed cleanly, and sets a damaged file aside. notes is what
 // Recovered will return.
 func (db *DB) openVerified() (*bolt.DB, string, error) {
+	if info, err := os.Stat(db.path); err == nil && !info.Mode().IsRegular() {
+		return nil, "", fmt.Errorf("open state: %s is not a regular file", db.path)
+	}
 	earlier, err := damageNote(db.path)
 	if err != nil {
 		return nil, "", fmt.Errorf("open state: %w", err)

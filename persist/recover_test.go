@@ -300,3 +300,16 @@ func TestVerifyTimeout(t *testing.T) {
 		t.Fatalf("stats = %+v, want the 10000 records kept", st)
 	}
 }
+
+func TestOpenNotAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, nil); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Open on a directory = %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the directory was moved: %v", err)
+	}
+}

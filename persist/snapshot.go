@@ -54,11 +54,13 @@ var snapshotMagic = []byte("EGSNAP")
 // sha256 over everything before it and the payload | JSON payload.
 const snapshotHeaderSize = 6 + 4 + 8 + 8 + sha256.Size
 
-type snapshotPayload struct {
+// snapshotMeta is the JSON part of the payload: everything but the APIs,
+// which are stored as they came, each with its length, so that loading
+// needs no JSON scan of the definitions (the gateway parses them anyway).
+type snapshotMeta struct {
 	Source        string              `json:"source"`
 	Organization  string              `json:"organization"`
 	Environment   string              `json:"environment"`
-	APIs          []json.RawMessage   `json:"apis"`
 	Subscriptions []wire.Subscription `json:"subscriptions"`
 }
 
@@ -148,20 +150,33 @@ func (db *DB) fallBack(latest, previous []byte, lerr error) (*Snapshot, error) {
 	return prev, fmt.Errorf("load snapshot: latest %w; fell back to the previous snapshot, revision %d%s", lerr, prev.Revision, note)
 }
 
+// encodeSnapshot builds a record; its payload is: meta JSON length (u32) |
+// meta JSON | API count (u32) | per API: length (u32) | definition JSON.
 func encodeSnapshot(s *Snapshot, savedAt time.Time) ([]byte, error) {
-	payload, err := json.Marshal(snapshotPayload{
-		Source: s.Source, Organization: s.Organization, Environment: s.Environment,
-		APIs: s.APIs, Subscriptions: s.Subscriptions,
-	})
+	meta, err := json.Marshal(snapshotMeta{Source: s.Source, Organization: s.Organization,
+		Environment: s.Environment, Subscriptions: s.Subscriptions})
 	if err != nil {
 		return nil, err
 	}
-	rec := make([]byte, snapshotHeaderSize, snapshotHeaderSize+len(payload))
+	size := snapshotHeaderSize + 8 + len(meta)
+	for i, a := range s.APIs {
+		if !json.Valid(a) {
+			return nil, fmt.Errorf("API %d is not valid JSON", i)
+		}
+		size += 4 + len(a)
+	}
+	rec := make([]byte, snapshotHeaderSize, size)
 	copy(rec, snapshotMagic)
 	binary.BigEndian.PutUint32(rec[6:], SnapshotFormat)
 	binary.BigEndian.PutUint64(rec[10:], uint64(s.Revision))
 	binary.BigEndian.PutUint64(rec[18:], uint64(savedAt.UnixNano()))
-	rec = append(rec, payload...)
+	rec = binary.BigEndian.AppendUint32(rec, uint32(len(meta)))
+	rec = append(rec, meta...)
+	rec = binary.BigEndian.AppendUint32(rec, uint32(len(s.APIs)))
+	for _, a := range s.APIs {
+		rec = binary.BigEndian.AppendUint32(rec, uint32(len(a)))
+		rec = append(rec, a...)
+	}
 	sum := snapshotSum(rec)
 	copy(rec[26:], sum[:])
 	return rec, nil
@@ -190,14 +205,56 @@ func decodeSnapshot(rec []byte) (*Snapshot, error) {
 	if sum := snapshotSum(rec); !bytes.Equal(sum[:], rec[26:snapshotHeaderSize]) {
 		return nil, fmt.Errorf("%w: revision %d: checksum mismatch", ErrCorruptSnapshot, rev)
 	}
-	var p snapshotPayload
-	if err := json.Unmarshal(rec[snapshotHeaderSize:], &p); err != nil {
+	snap, err := decodePayload(rec[snapshotHeaderSize:])
+	if err != nil {
 		return nil, fmt.Errorf("%w: revision %d: %v", ErrCorruptSnapshot, rev, err)
 	}
-	return &Snapshot{
-		Format: SnapshotFormat, Revision: rev,
-		Source: p.Source, Organization: p.Organization, Environment: p.Environment,
-		APIs: p.APIs, Subscriptions: p.Subscriptions,
-		SavedAt: time.Unix(0, int64(binary.BigEndian.Uint64(rec[18:]))),
-	}, nil
+	snap.Format, snap.Revision = SnapshotFormat, rev
+	snap.SavedAt = time.Unix(0, int64(binary.BigEndian.Uint64(rec[18:])))
+	return snap, nil
+}
+
+// decodePayload splits a verified payload. The APIs share one buffer, each
+// capped so that appending to one cannot overwrite the next.
+func decodePayload(p []byte) (*Snapshot, error) {
+	meta, p, err := cut(p)
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	var m snapshotMeta
+	if err := json.Unmarshal(meta, &m); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	if len(p) < 4 {
+		return nil, errors.New("API count missing")
+	}
+	n := int(binary.BigEndian.Uint32(p))
+	p = p[4:]
+	if n > len(p)/4 {
+		return nil, fmt.Errorf("%d APIs cannot fit in %d bytes", n, len(p))
+	}
+	s := &Snapshot{Source: m.Source, Organization: m.Organization, Environment: m.Environment,
+		Subscriptions: m.Subscriptions, APIs: make([]json.RawMessage, n)}
+	for i := range s.APIs {
+		if s.APIs[i], p, err = cut(p); err != nil {
+			return nil, fmt.Errorf("API %d: %w", i, err)
+		}
+	}
+	if len(p) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last API", len(p))
+	}
+	return s, nil
+}
+
+// cut splits a length-prefixed field off p.
+func cut(p []byte) (field, rest []byte, err error) {
+	if len(p) < 4 {
+		return nil, nil, errors.New("length missing")
+	}
+	n := uint64(binary.BigEndian.Uint32(p))
+	if n > uint64(len(p)-4) {
+		return nil, nil, fmt.Errorf("length %d beyond the end", n)
+	}
+	end := 4 + int(n)
+	return p[4:end:end], p[end:], nil
 }

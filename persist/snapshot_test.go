@@ -189,3 +189,34 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+func TestSnapshotRejectsInvalidAPI(t *testing.T) {
+	db, _ := openTest(t, nil)
+	if err := db.SaveSnapshot(testSnapshot(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	bad := testSnapshot(2, 2)
+	bad.APIs[1] = json.RawMessage(`{"id": "api-1"`)
+	if err := db.SaveSnapshot(bad); err == nil || !strings.Contains(err.Error(), "API 1 is not valid JSON") {
+		t.Fatalf("SaveSnapshot of invalid JSON = %v", err)
+	}
+	if s, err := db.LoadSnapshot(); err != nil || s.Revision != 1 {
+		t.Fatalf("after a refused save: %v, %v; want revision 1 kept", s, err)
+	}
+}
+
+func TestSnapshotAPIsDoNotAlias(t *testing.T) {
+	db, _ := openTest(t, nil)
+	if err := db.SaveSnapshot(testSnapshot(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.LoadSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := string(s.APIs[1])
+	s.APIs[0] = append(s.APIs[0], "XXXXXXXX"...)
+	if string(s.APIs[1]) != second {
+		t.Fatal("appending to one API overwrote the next")
+	}
+}
