@@ -79,7 +79,7 @@ func TestConsoleJourney(t *testing.T) {
 	p.shot("apis-deployed")
 	apiDetail(t, p, apiID)
 	apiKeys(t, p, backend.URL, "http://"+gwListen)
-	analytics(t, p, sent)
+	analytics(t, p, sent, gatewayID)
 	otherPlatforms(t, p, token)
 	revoke(t, p, gatewayID, "http://"+gwAdmin)
 	// As the revoke dialog says: refused by the gate, the gateway keeps serving its last configuration.
@@ -361,7 +361,7 @@ func apiDetail(t *testing.T, p *page, apiID string) {
 	p.shot("api-detail")
 }
 
-func analytics(t *testing.T, p *page, sent int) {
+func analytics(t *testing.T, p *page, sent int, gatewayID string) {
 	t.Helper()
 	p.click(`a[data-nav=analytics]`)
 	p.waitJS("the analytics page", `document.querySelector('#analytics-results')`, pollTimeout)
@@ -382,6 +382,12 @@ func analytics(t *testing.T, p *page, sent int) {
 	p.shot("analytics-one-api")
 
 	p.do("all APIs", selectOption("#f-api", ""))
+	p.do("one gateway", selectOption("#f-gateway", gatewayID))
+	p.waitJS("the gateway's requests", fmt.Sprintf(`Number(document.querySelector('#analytics-results').dataset.total) >= %d`, sent), pollTimeout)
+	p.do("another gateway", setHash("#/analytics?org=acme&gateway=gateway-with-no-traffic"))
+	p.waitJS("no request for another gateway", `document.querySelector('#analytics-results')?.dataset.total === '0'`, pollTimeout)
+	p.do("back to the gateway", setHash("#/analytics?org=acme&gateway="+gatewayID))
+	p.waitJS("the gateway's requests again", fmt.Sprintf(`Number(document.querySelector('#analytics-results')?.dataset.total) >= %d`, sent), pollTimeout)
 	p.do("a custom range", selectOption("#f-range", "custom"))
 	p.waitJS("the custom range inputs", `document.querySelector('#f-from') && document.querySelector('#f-to')`, pollTimeout)
 	p.waitJS("every request in the custom range", fmt.Sprintf(`Number(document.querySelector('#analytics-results').dataset.total) >= %d`, sent), pollTimeout)
