@@ -25,7 +25,9 @@
 package console
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"mime"
@@ -70,11 +72,41 @@ func New(opts *Options) http.Handler {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", http.FileServer(http.FS(sub)))
+	mux.Handle("/", withETags(sub, http.FileServer(http.FS(sub))))
 	d := downloads{dir: opts.DownloadsDir}
 	mux.HandleFunc("GET /downloads/index.json", d.index)
 	mux.HandleFunc("GET /downloads/{name}", d.file)
 	return securityHeaders(http.StripPrefix(strings.TrimSuffix(Prefix, "/"), mux))
+}
+
+// withETags sets a content-hash ETag on every embedded file, so that a
+// browser revalidating (Cache-Control: no-cache) gets 304 Not Modified
+// instead of the file again. embed.FS files have no modification time, so
+// FileServer alone could not answer conditionally.
+func withETags(fsys fs.FS, next http.Handler) http.Handler {
+	tags := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tags["/"+p] = `"` + hex.EncodeToString(sum[:8]) + `"`
+		return nil
+	})
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	tags["/"] = tags["/index.html"]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tag, ok := tags[r.URL.Path]; ok {
+			w.Header().Set("ETag", tag)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func securityHeaders(next http.Handler) http.Handler {

@@ -65,6 +65,28 @@ func TestHandlerServesAssets(t *testing.T) {
 	}
 }
 
+func TestRevalidationAnswers304(t *testing.T) {
+	h := console.Handler()
+	for _, path := range []string{"/console/", "/console/js/app.js", "/console/style.css"} {
+		t.Run(path, func(t *testing.T) {
+			first := serve(t, h, path)
+			tag := first.Header.Get("ETag")
+			if tag == "" {
+				t.Fatal("no ETag")
+			}
+			mux := http.NewServeMux()
+			mux.Handle(console.Prefix, h)
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("If-None-Match", tag)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNotModified {
+				t.Fatalf("revalidation with the ETag: %d, want 304", rec.Code)
+			}
+		})
+	}
+}
+
 func TestDownloads(t *testing.T) {
 	dir := t.TempDir()
 	img := []byte("not really a disk image")
