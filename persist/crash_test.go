@@ -26,6 +26,7 @@ const (
 	crashIterations = 50
 	crashBatch      = 200
 	crashKeep       = 2000 // the child acks its oldest records beyond this many
+	crashSnapEvery  = 3    // the child saves a snapshot every few appends
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 // crashChild appends numbered records forever. After each commit it writes
 // "C n" (every record up to n is committed); around each ack it writes
 // "A n" before (records up to n may be gone from now on) and "K n" after
-// (records up to n are gone).
+// (records up to n are gone); after saving a snapshot of revision r, "S r".
 func crashChild(path string, out io.Writer) error {
 	db, err := Open(path, nil)
 	if err != nil {
@@ -52,7 +53,12 @@ func crashChild(path string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for {
+	for i := 0; ; i++ {
+		if i%crashSnapEvery == 0 {
+			if err := crashSnapshot(db, next, out); err != nil {
+				return err
+			}
+		}
 		recs := make([][]byte, crashBatch)
 		for j := range recs {
 			recs[j] = fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, next+j, strings.Repeat("x", 300))
@@ -70,6 +76,16 @@ func crashChild(path string, out io.Writer) error {
 			}
 		}
 	}
+}
+
+// crashSnapshot saves a snapshot whose revision is the next record number,
+// so revisions grow across restarts.
+func crashSnapshot(db *DB, rev int, out io.Writer) error {
+	if err := db.SaveSnapshot(testSnapshot(int64(rev), 20)); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(out, "S %d\n", rev)
+	return err
 }
 
 func crashAck(db *DB, out io.Writer) error {
@@ -120,6 +136,7 @@ type childProgress struct {
 	committed int // every record <= committed was committed
 	mayBeAcked,
 	acked int // records <= acked were deleted
+	snapshot int // revision of the last snapshot saved
 }
 
 func (p *childProgress) read(r io.Reader) {
@@ -138,6 +155,8 @@ func (p *childProgress) read(r io.Reader) {
 			p.mayBeAcked = n
 		case "K":
 			p.acked = n
+		case "S":
+			p.snapshot = n
 		}
 		p.mu.Unlock()
 	}
@@ -145,7 +164,7 @@ func (p *childProgress) read(r io.Reader) {
 
 func TestCrashKillLoop(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
-	p := &childProgress{committed: -1, mayBeAcked: -1, acked: -1}
+	p := &childProgress{committed: -1, mayBeAcked: -1, acked: -1, snapshot: -1}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	for i := range crashIterations {
 		runAndKill(t, path, p, time.Duration(rng.IntN(30))*time.Millisecond)
@@ -233,6 +252,12 @@ func verifyAfterCrash(t *testing.T, path string, p *childProgress, iter int) {
 	nums := spooledNumbers(t, db)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.snapshot >= 0 {
+		s, err := db.LoadSnapshot()
+		if err != nil || s.Revision < int64(p.snapshot) || len(s.APIs) != 20 {
+			t.Fatalf("iteration %d: snapshot after kill: %v (%v); want revision >= %d", iter, s, err, p.snapshot)
+		}
+	}
 	for n := p.mayBeAcked + 1; n <= p.committed; n++ {
 		if !nums[n] {
 			t.Fatalf("iteration %d: committed record %d is missing (committed through %d, acks from %d)", iter, n, p.committed, p.mayBeAcked)

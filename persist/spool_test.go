@@ -3,6 +3,7 @@ package persist
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -197,5 +198,64 @@ func TestSpoolEmptyBatchWithDrops(t *testing.T) {
 	}
 	if b := mustPeek(t, db, 10); b.ID != "" || b.Dropped != 0 {
 		t.Fatalf("after ack: %+v", b)
+	}
+}
+
+// TestSpoolConcurrent appends from several goroutines while an uploader
+// peeks and acks: every record is either acked once or still spooled, and
+// the in-memory stats match the file.
+func TestSpoolConcurrent(t *testing.T) {
+	db, _ := openTest(t, nil)
+	const writers, batches, size = 4, 25, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				if _, err := db.AppendReports(records((w*batches+b)*size, size)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	acked := map[string]int{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			b, err := db.PeekReports(15)
+			if err == nil {
+				err = db.AckReports(b)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			for _, r := range b.Records {
+				acked[string(r)]++
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	left := mustPeek(t, db, 10_000)
+	for _, r := range left.Records {
+		acked[string(r)]++
+	}
+	for r, n := range acked {
+		if n != 1 {
+			t.Fatalf("record %s seen %d times", r, n)
+		}
+	}
+	if len(acked) != writers*batches*size {
+		t.Fatalf("%d distinct records, want %d", len(acked), writers*batches*size)
+	}
+	if st := db.SpoolStats(); st.Records != int64(len(left.Records)) {
+		t.Fatalf("stats say %d records, the spool has %d", st.Records, len(left.Records))
 	}
 }
