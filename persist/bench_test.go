@@ -173,3 +173,32 @@ func BenchmarkOpenVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSpoolAppendFull measures appends to a full spool, where every
+// batch first drops as many old records (bound 20,000 records).
+func BenchmarkSpoolAppendFull(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "state.db"), &Options{MaxSpoolRecords: 20_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	recs := make([][]byte, 1000)
+	for i := range recs {
+		recs[i] = reportRecord(i)
+	}
+	for range 20 {
+		if _, err := db.AppendReports(recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if n, err := db.AppendReports(recs); err != nil || n != len(recs) {
+			b.Fatalf("AppendReports = %d, %v; want %d dropped", n, err, len(recs))
+		}
+	}
+	b.ReportMetric(float64(b.N*len(recs))/b.Elapsed().Seconds(), "records/s")
+}

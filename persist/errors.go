@@ -2,6 +2,7 @@ package persist
 
 import (
 	"errors"
+	"strings"
 	"syscall"
 
 	berrors "go.etcd.io/bbolt/errors"
@@ -21,7 +22,10 @@ func (e *noSpaceError) Unwrap() []error { return []error{ErrNoSpace, e.err} }
 // classify marks write errors that mean the disk is full.
 func classify(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
-		errors.Is(err, syscall.EFBIG) || errors.Is(err, berrors.ErrMaxSizeReached) {
+		errors.Is(err, syscall.EFBIG) || errors.Is(err, berrors.ErrMaxSizeReached) ||
+		// bbolt formats some file errors with %s ("file resize error: ..."),
+		// which loses the errno.
+		strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
 		return &noSpaceError{err}
 	}
 	return err
