@@ -42,6 +42,7 @@ function revisionCell(g) {
   const applied = Number(g.revisionApplied || 0);
   const latest = Number(g.latestRevision || 0);
   if (!toDate(g.lastSeen)) return h('span', { class: 'muted' }, `— / ${latest}`);
+  if (g.revoked) return h('span', { class: 'nowrap' }, `${applied} / ${latest}`);
   const behind = applied < latest;
   return h('span', { class: 'nowrap' }, `${applied} / ${latest} `,
     behind ? badge('warn', 'behind') : badge('ok', 'current'));
