@@ -228,7 +228,7 @@ func (p *page) shot(name string) string {
 		return ""
 	}
 	p.n++
-	path := filepath.Join(p.shots, fmt.Sprintf("%02d-%s.png", p.n, name))
+	path := filepath.Join(p.shots, fmt.Sprintf("%s-%02d-%s.png", strings.TrimPrefix(p.t.Name(), "Test"), p.n, name))
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		p.t.Errorf("screenshot %s: %v", name, err)
 		return ""
