@@ -27,6 +27,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ import (
 	"time"
 
 	"github.com/gokrazy/gokrazy"
+
+	"github.com/edgegate/edgegate/appliance/ext2"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,6 +107,7 @@ type BootState struct {
 	CmdlineRoot int // the root partition the command line names
 	Running     int // the partition / is mounted from (0 when unknown)
 	BootDevice  string
+	PermDevice  string // partition 4
 	Mode        BootMode
 }
 
@@ -116,11 +120,11 @@ func DetectBootState() (BootState, error) {
 	}
 	st := BootState{Cmdline: strings.TrimSpace(string(b))}
 	st.CmdlineRoot = RootPartition(st.Cmdline)
-	part, bootDev, err := runningPartition()
+	part, bootDev, permDev, err := runningPartition()
+	st.Running, st.BootDevice, st.PermDevice = part, bootDev, permDev
 	if err != nil {
 		return st, err
 	}
-	st.Running, st.BootDevice = part, bootDev
 	st.Mode = ModeOf(st.Cmdline, st.CmdlineRoot, st.Running)
 	return st, nil
 }
@@ -137,37 +141,46 @@ func ModeOf(cmdline string, cmdlineRoot, running int) BootMode {
 	return TrialFailed
 }
 
-// runningPartition finds the partition number / is mounted from and the
-// device node of partition 1 (boot) on the same disk.
-func runningPartition() (int, string, error) {
+// runningPartition finds the partition number / is mounted from, and the
+// device nodes of partition 1 (boot) and 4 (/perm) on the same disk.
+func runningPartition() (part int, bootDev, permDev string, err error) {
 	var s unix.Stat_t
 	if err := unix.Stat("/", &s); err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	sysDev := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(s.Dev), unix.Minor(s.Dev))
 	pb, err := os.ReadFile(filepath.Join(sysDev, "partition"))
 	if err != nil {
-		return 0, "", fmt.Errorf("root is not on a partition: %w", err)
+		return 0, "", "", fmt.Errorf("root is not on a partition: %w", err)
 	}
-	part, err := strconv.Atoi(strings.TrimSpace(string(pb)))
-	if err != nil {
-		return 0, "", err
+	if part, err = strconv.Atoi(strings.TrimSpace(string(pb))); err != nil {
+		return 0, "", "", err
 	}
 	real, err := filepath.EvalSymlinks(sysDev)
 	if err != nil {
-		return part, "", err
+		return part, "", "", err
 	}
 	disk := filepath.Dir(real)
 	entries, err := os.ReadDir(disk)
 	if err != nil {
-		return part, "", err
+		return part, "", "", err
 	}
 	for _, e := range entries {
-		if b, err := os.ReadFile(filepath.Join(disk, e.Name(), "partition")); err == nil && strings.TrimSpace(string(b)) == "1" {
-			return part, "/dev/" + e.Name(), nil
+		b, err := os.ReadFile(filepath.Join(disk, e.Name(), "partition"))
+		if err != nil {
+			continue
+		}
+		switch strings.TrimSpace(string(b)) {
+		case "1":
+			bootDev = "/dev/" + e.Name()
+		case "4":
+			permDev = "/dev/" + e.Name()
 		}
 	}
-	return part, "", fmt.Errorf("no partition 1 next to %s", real)
+	if bootDev == "" {
+		return part, "", permDev, fmt.Errorf("no partition 1 next to %s", real)
+	}
+	return part, bootDev, permDev, nil
 }
 
 // mountEarly mounts /proc and /sys before gokrazy.Boot so the init can
@@ -200,7 +213,7 @@ func Init() error {
 		con.Printf("cannot tell which root partition is running (%v); updates fall back on a reboot only", stErr)
 	}
 	con.Printf("edgegate appliance build %s, root partition %d, %s boot", cfg.BuildID, st.Running, st.Mode)
-	ensurePerm(con)
+	ensurePerm(con, st.PermDevice)
 	services := []*gokrazy.Service{
 		gokrazy.NewService(exec.Command("/gokrazy/dhcp")),
 		gokrazy.NewService(exec.Command("/gokrazy/ntp")),
@@ -248,23 +261,78 @@ func cleanBootConfig(con *Console, st BootState) {
 	}
 }
 
-// ensurePerm checks that /perm is a mounted file system; if it is not (a
-// partition 4 that is not ext4), the gateway runs on a tmpfs so the box
-// still serves, and the console says what to do.
-func ensurePerm(con *Console) {
-	if mounted(PermDir) {
-		if err := os.MkdirAll(StateDir, 0o700); err != nil {
+// ensurePerm makes sure /perm is usable. gokrazy mounts partition 4 if it
+// holds a file system; if it is empty (its first MiB is zeros: a new disk,
+// or an image built with -perm-on-device), it is formatted (ext2, see
+// package ext2) and mounted. Otherwise the gateway runs on a tmpfs so the
+// box still serves, and the console says what to do.
+func ensurePerm(con *Console, permDev string) {
+	if !mounted(PermDir) && permDev != "" {
+		if err := formatIfEmpty(con, permDev); err != nil {
 			con.Printf("/perm: %v", err)
 		}
-		return
 	}
-	con.Printf("WARNING: /perm (partition 4) is not mounted: it is not an ext4 file system. State will NOT survive a reboot. Reflash the image, or format partition 4 with mkfs.ext4 -L perm.")
-	if err := syscall.Mount("tmpfs", PermDir, "tmpfs", 0, "size=64m"); err != nil {
-		con.Printf("/perm: tmpfs: %v", err)
+	if !mounted(PermDir) {
+		con.Printf("WARNING: /perm (partition 4) is not mounted: it holds no ext4 file system and is not empty. State will NOT survive a reboot. Reflash the image, or format partition 4 with mkfs.ext4 -L perm.")
+		if err := syscall.Mount("tmpfs", PermDir, "tmpfs", 0, "size=64m"); err != nil {
+			con.Printf("/perm: tmpfs: %v", err)
+		}
 	}
 	if err := os.MkdirAll(StateDir, 0o700); err != nil {
 		con.Printf("/perm: %v", err)
 	}
+}
+
+// formatIfEmpty formats dev when its first MiB is all zeros, then mounts it
+// on /perm as gokrazy would have.
+func formatIfEmpty(con *Console, dev string) error {
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 1<<20)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return fmt.Errorf("read %s: %w", dev, err)
+	}
+	for _, b := range head {
+		if b != 0 {
+			return nil // not empty: never format over data
+		}
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	con.Printf("/perm (%s, %d MiB) is empty: formatting it (first boot)", dev, size>>20)
+	var uuid [16]byte
+	if _, err := rand.Read(uuid[:]); err != nil {
+		return err
+	}
+	if err := ext2.Format(f, ext2.Options{Size: size, Label: "perm", UUID: uuid}); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	var mountErr error
+	for _, fstype := range []string{"ext4", "ext2"} {
+		if mountErr = syscall.Mount(dev, PermDir, fstype, 0, ""); mountErr == nil {
+			break
+		}
+	}
+	if mountErr != nil {
+		return fmt.Errorf("mount the new file system: %w", mountErr)
+	}
+	// What gokrazy sets up on /perm when it mounts it at boot.
+	if err := os.MkdirAll("/perm/var", 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink("/run", "/perm/var/run"); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	con.Printf("formatted /perm (%s) and mounted it", dev)
+	return nil
 }
 
 // mounted reports whether dir is a mount point (its device differs from

@@ -89,6 +89,9 @@ type Options struct {
 	Log          io.Writer // progress; default os.Stderr
 	// Dir is the module root the Go packages are built in; default ".".
 	Dir string
+	// PermOnDevice leaves /perm empty: the appliance formats it on its
+	// first boot (see package appliance). The default formats it here.
+	PermOnDevice bool
 	// BinDir, when set, holds prebuilt init, edgegate, dhcp, ntp and
 	// randomd for the target, and no Go code is built.
 	BinDir string
@@ -247,11 +250,15 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	done()
-	done = step(opts.Log, 6, total, "formatting /perm (ext4)")
-	if err := mkfsPerm(ctx, opts, res); err != nil {
-		return nil, err
+	if opts.PermOnDevice {
+		fmt.Fprintf(opts.Log, "[6/%d] /perm left empty: the appliance formats it on first boot\n", total)
+	} else {
+		done = step(opts.Log, 6, total, "formatting /perm (ext4)")
+		if err := mkfsPerm(ctx, opts, res); err != nil {
+			return nil, err
+		}
+		done()
 	}
-	done()
 	if err := os.WriteFile(res.BuildIDFile, []byte(buildID+"\n"), 0o644); err != nil {
 		return nil, err
 	}

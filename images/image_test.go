@@ -228,7 +228,7 @@ func fileHash(t *testing.T, p string) [32]byte {
 // the boot FAT.
 func TestRpiImage(t *testing.T) {
 	requireTools(t, map[string]string{"mksquashfs": "squashfs-tools", "mkfs.ext4": "e2fsprogs"})
-	r := images.build(t, "rpi", Options{Target: "rpi"})
+	r := images.build(t, "rpi", Options{Target: "rpi", PermOnDevice: true})
 	disk, err := os.Open(r.Disk)
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -368,7 +369,7 @@ func newSite(t *testing.T, bin, work string) *site {
 // the provisioning stick as a second disk, and a Cloud Gate on the host.
 func TestRpiUserlandQEMU(t *testing.T) {
 	requireTools(t, map[string]string{"mksquashfs": "squashfs-tools", "mkfs.ext4": "e2fsprogs", "qemu-system-aarch64": "qemu-system-arm"})
-	r := images.build(t, "rpi", Options{Target: "rpi"})
+	r := images.build(t, "rpi", Options{Target: "rpi", PermOnDevice: true})
 	kdir, err := moduleDir(t.Context(), repoRoot, Targets["arm64"].KernelModule)
 	if err != nil {
 		t.Fatal(err)
@@ -397,5 +398,9 @@ func TestRpiUserlandQEMU(t *testing.T) {
 	})
 	a.waitServed("/orders/arm", "backend saw /v1/arm", 5*time.Minute)
 	t.Logf("MEASURE power-on to first proxied answer (arm64 userland of the Pi image, -M virt -kernel, no KVM): %.1fs", time.Since(a.started).Seconds())
+	// The image was built with an empty /perm: the init formatted it.
+	if !strings.Contains(a.console.String(), "edgegate: formatted /perm") {
+		t.Fatalf("the appliance did not format its empty /perm")
+	}
 	waitCount(t, site.gate, a.served)
 }

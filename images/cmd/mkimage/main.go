@@ -27,6 +27,7 @@ func main() {
 	flag.StringVar(&opts.GatewayPkg, "gateway-pkg", "./cmd/edgegate", "Go package installed as /user/edgegate")
 	flag.StringVar(&opts.InitPkg, "init-pkg", "./cmd/edgegate-init", "Go package installed as /gokrazy/init")
 	flag.Int64Var(&opts.Perm, "perm-mib", images.DefaultPerm>>20, "/perm size in MiB")
+	flag.BoolVar(&opts.PermOnDevice, "perm-on-device", false, "leave /perm empty: the appliance formats it on first boot")
 	flag.DurationVar(&opts.TrialTimeout, "trial-timeout", 3*time.Minute, "how long an updated build has to become healthy before the device falls back")
 	flag.Parse()
 	opts.Perm <<= 20
