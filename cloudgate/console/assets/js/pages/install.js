@@ -78,12 +78,13 @@ function imageLinks(slot) {
 
 function applianceSteps() {
   const links = h('p', { id: 'image-downloads' }, 'Build the image with ', h('code', {}, 'make image TARGET=amd64'),
-    ' (x86-64 mini PC) or ', h('code', {}, 'make image TARGET=rpi'), ' (Raspberry Pi 4/5); it is written to ', h('code', {}, 'build/'), '.');
+    ' (x86-64 mini PC) or ', h('code', {}, 'make image TARGET=rpi'), ' (Raspberry Pi 4/5); it is written to ',
+    h('code', {}, 'build/amd64/disk.img'), ' (or ', h('code', {}, 'build/rpi/disk.img'), ').');
   imageLinks(links);
   return h('ol', { class: 'howto', id: 'install-appliance' },
     h('li', {}, h('strong', {}, 'Get the appliance image. '), links),
     h('li', {}, h('strong', {}, 'Flash it once '), 'onto the box\u2019s disk or SD card (the script refuses mounted and system disks and verifies what it wrote):',
-      codeBlock('sudo scripts/flash.sh build/edgegate-amd64.img /dev/sdX', { caption: 'flash' })),
+      codeBlock('sudo scripts/flash.sh build/amd64/disk.img /dev/sdX', { caption: 'flash' })),
     h('li', {}, h('strong', {}, 'Make the provisioning stick. '), 'Save the two files above (Download buttons), then write a small FAT image for a USB stick:',
       codeBlock('edgegate provision --token-file cloud-token --license-file license.key --out prov.img', { caption: 'edgegate provision', name: 'provision' }),
       codeBlock('sudo dd if=prov.img of=/dev/sdY bs=4M conv=fsync status=progress', { caption: 'dd', name: 'dd' }),
