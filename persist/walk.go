@@ -67,7 +67,7 @@ func walkFile(f *os.File, deadline time.Time, now func() time.Time) error {
 		return err
 	}
 	w := &walker{f: f, size: info.Size(), seen: map[uint64]bool{}, deadline: deadline, now: now}
-	if w.meta, err = readMetas(f, info.Size()); err != nil {
+	if w.meta, err = readMetas(f); err != nil {
 		return err
 	}
 	if need := int64(w.meta.hwm) * int64(w.meta.pageSize); need > w.size {
@@ -96,7 +96,7 @@ func (w *walker) freeNotInUse(free []uint64) error {
 
 // readMetas returns the meta page bbolt would use: the valid one with the
 // higher transaction id.
-func readMetas(f *os.File, size int64) (boltMeta, error) {
+func readMetas(f *os.File) (boltMeta, error) {
 	m0, err0 := readMeta(f, 0)
 	ps := int64(os.Getpagesize())
 	if err0 == nil {
