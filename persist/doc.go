@@ -6,15 +6,16 @@ and the quota policy's counters. It is what lets a branch-site gateway start
 and serve after a power cut while the Cloud Gate is unreachable, and lose no
 analytics record while it stays unreachable.
 
-On the appliance the file is /perm/edgegate/state.db; `edgegate run
---data-dir DIR` puts it in DIR.
+The gateway keeps the file in its data directory (`edgegate run
+--data-dir DIR`, /perm/edgegate on the appliance); the file name is the
+caller's choice.
 
 # Basics
 
 Open the file once per process and share the *DB; all methods are safe for
 concurrent use. Close it on shutdown: Close marks the shutdown as clean.
 
-	db, err := persist.Open(filepath.Join(dataDir, "state.db"), nil)
+	db, err := persist.Open(filepath.Join(dataDir, "edgegate.db"), nil)
 	if err != nil {
 		return err // locked by another process, or no permission
 	}
@@ -52,7 +53,8 @@ ErrCorruptSnapshot, set aside, and the previous snapshot is used instead.
 Every write method commits one bbolt transaction, and bbolt fsyncs
 (fdatasync) the file at every commit: when a method returns nil, what it
 wrote survives a crash or a power cut. AppendReports writes a whole batch
-in one transaction, so the cost is one fsync per call, not per record; the
+in one transaction, so the cost is one commit per call (bbolt syncs twice:
+the pages, then the meta page that makes them visible), not per record; the
 caller batches (the gateway commits about every 100 ms), which bounds what
 a power cut can lose to the batch not yet handed over. A write that fails
 (disk full, I/O error) rolls back: nothing written before is lost, and the
