@@ -19,13 +19,14 @@ type endpoint struct {
 	targetPath string // target path without its trailing slash
 	weight     int
 	secondary  bool
-	transport  *http.Transport
-	poolKey    string        // in Gateway.pools
-	headers    []headerValue // sharedConfiguration.headers, added upstream
-	hostHeader bool          // propagateClientHost
-	down       atomic.Bool   // set by the health check
-	failures   atomic.Int32  // consecutive failed calls (failover circuit breaker)
-	openUntil  atomic.Int64  // Unix ns until which the circuit is open
+	transport  *http.Transport // health checks
+	rt         roundTripper    // proxied requests
+	poolKey    string          // in Gateway.pools
+	headers    []headerValue   // sharedConfiguration.headers, added upstream
+	hostHeader bool            // propagateClientHost
+	down       atomic.Bool     // set by the health check
+	failures   atomic.Int32    // consecutive failed calls (failover circuit breaker)
+	openUntil  atomic.Int64    // Unix ns until which the circuit is open
 }
 
 // endpointGroup picks endpoints with its load balancer. Primaries serve
@@ -178,7 +179,7 @@ func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientC
 			return nil, fieldErr(field+".sharedConfigurationOverride", err)
 		}
 	}
-	t, poolKey, err := pool.get(u.Scheme+"://"+u.Host, cfg)
+	up, poolKey, err := pool.get(u.Scheme, u.Host, cfg)
 	if err != nil {
 		return nil, fieldErr(field+".sharedConfiguration", err)
 	}
@@ -188,7 +189,8 @@ func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientC
 		targetPath: strings.TrimSuffix(u.EscapedPath(), "/"),
 		weight:     e.Weight,
 		secondary:  e.Secondary,
-		transport:  t,
+		transport:  up.std,
+		rt:         up.proxyClient(),
 		poolKey:    poolKey,
 		headers:    cfg.Headers,
 		hostHeader: cfg.HTTP.PropagateClientHost,

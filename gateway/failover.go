@@ -55,11 +55,11 @@ func (*slowCallError) Temporary() bool { return true }
 // headers is bounded by slowCallDuration (the body may take longer).
 func (f *failoverPolicy) roundTrip(ep *endpoint, out *http.Request) (*http.Response, error) {
 	if f == nil {
-		return ep.transport.RoundTrip(out)
+		return ep.rt.RoundTrip(out)
 	}
 	ctx, cancel := context.WithCancelCause(out.Context())
 	timer := time.AfterFunc(f.slowCall, func() { cancel(errSlowCall) })
-	resp, err := ep.transport.RoundTrip(out.WithContext(ctx))
+	resp, err := ep.rt.RoundTrip(out.WithContext(ctx))
 	if err != nil {
 		timer.Stop()
 		cancel(nil)

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -12,11 +14,40 @@ import (
 // no longer used by the runtime being served.
 type transportPool struct {
 	mu    sync.Mutex
-	byKey map[string]*http.Transport
+	byKey map[string]*upstream
+}
+
+// upstream is the connection pool of one scheme://host and client
+// configuration: http.Transport (health checks, https, HTTP/2) and, for
+// plain HTTP/1.1, the faster h1Client that proxied requests use.
+type upstream struct {
+	std *http.Transport
+	h1  *h1Client
+}
+
+// roundTripper is what the proxy sends requests with.
+type roundTripper interface {
+	RoundTrip(*http.Request) (*http.Response, error)
+}
+
+// proxyClient returns the client proxied requests use.
+func (u *upstream) proxyClient() roundTripper {
+	if u.h1 != nil {
+		return u.h1
+	}
+	return u.std
+}
+
+func (u *upstream) closeIdle() {
+	u.std.CloseIdleConnections()
+	if u.h1 != nil {
+		u.h1.CloseIdleConnections()
+	}
 }
 
 // get returns the pool for scheme://host with cfg, creating it.
-func (p *transportPool) get(schemeHost string, cfg *httpClientConfig) (*http.Transport, string, error) {
+func (p *transportPool) get(scheme, host string, cfg *httpClientConfig) (*upstream, string, error) {
+	schemeHost := scheme + "://" + host
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, "", err
@@ -24,18 +55,22 @@ func (p *transportPool) get(schemeHost string, cfg *httpClientConfig) (*http.Tra
 	key := schemeHost + "\x00" + string(b)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if t := p.byKey[key]; t != nil {
-		return t, key, nil
+	if u := p.byKey[key]; u != nil {
+		return u, key, nil
 	}
 	t, err := cfg.newTransport()
 	if err != nil {
 		return nil, "", err
 	}
-	if p.byKey == nil {
-		p.byKey = map[string]*http.Transport{}
+	u := &upstream{std: t}
+	if scheme == "http" && cfg.HTTP.Version != "HTTP_2" {
+		u.h1 = newH1Client(hostPort(host), cfg)
 	}
-	p.byKey[key] = t
-	return t, key, nil
+	if p.byKey == nil {
+		p.byKey = map[string]*upstream{}
+	}
+	p.byKey[key] = u
+	return u, key, nil
 }
 
 // keep drops (and closes the idle connections of) every pool whose key is
@@ -43,10 +78,18 @@ func (p *transportPool) get(schemeHost string, cfg *httpClientConfig) (*http.Tra
 func (p *transportPool) keep(used map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, t := range p.byKey {
+	for k, u := range p.byKey {
 		if !used[k] {
-			t.CloseIdleConnections()
+			u.closeIdle()
 			delete(p.byKey, k)
 		}
 	}
+}
+
+// hostPort adds the default port 80 to a URL host without one.
+func hostPort(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), "80")
 }

@@ -54,7 +54,7 @@ func (g *Gateway) proxy(x *exchange) {
 		var resp *http.Response
 		var err error
 		if upgrade { // an upgraded connection lives on past the headers
-			resp, err = ep.transport.RoundTrip(out)
+			resp, err = ep.rt.RoundTrip(out)
 		} else {
 			resp, err = fo.roundTrip(ep, out)
 		}

@@ -4,10 +4,13 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestTLSAndHTTP2Upstream(t *testing.T) {
@@ -113,5 +116,54 @@ func TestPolicyPanicIsContained(t *testing.T) {
 	recs := h.rec.waitN(t, 2)
 	if recs[0].Status != 500 || recs[0].ErrorKey != "GATEWAY_INTERNAL_ERROR" {
 		t.Fatalf("record of the panic: %+v", recs[0])
+	}
+}
+
+func TestH1ClientSurvivesUpstreamIdleClose(t *testing.T) {
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %s", b)
+	}))
+	be.Config.IdleTimeout = 100 * time.Millisecond // closes idle keep-alive connections quickly
+	be.Start()
+	t.Cleanup(be.Close)
+	h := newHarness(t, nil, apiJSON("api", "/api", []string{be.URL}, nil))
+	for i := range 3 {
+		status, _, body := doReq(t, h.srv.Client(), "POST", h.srv.URL+"/api", nil, "payload")
+		if status != 200 || body != "got payload" {
+			t.Fatalf("request %d: %d %q", i, status, body)
+		}
+		time.Sleep(250 * time.Millisecond) // longer than the upstream's idle timeout: the setup, not an assertion
+	}
+}
+
+func TestH1ClientKeepsConnections(t *testing.T) {
+	var conns atomic.Int64
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // read the body to keep the connection usable
+		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/chunked" {
+			w.(http.Flusher).Flush()
+		}
+		_, _ = io.WriteString(w, "ok") // the client reads it
+	}))
+	be.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	be.Start()
+	t.Cleanup(be.Close)
+	h := newHarness(t, nil, apiJSON("api", "/api", []string{be.URL}, nil))
+	for _, p := range []string{"/a", "/chunked", "/b", "/chunked"} {
+		for _, m := range []string{"GET", "HEAD", "POST", "DELETE"} {
+			status, _, _ := doReq(t, h.srv.Client(), m, h.srv.URL+"/api"+p, nil, "x")
+			if status != 200 {
+				t.Fatalf("%s %s: %d", m, p, status)
+			}
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d upstream connections for sequential requests, want 1", n)
 	}
 }

@@ -1,0 +1,372 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// h1Client is the upstream client for plain http:// HTTP/1.1 endpoints, the
+// common case and the hot path. Unlike http.Transport, which hands each
+// request between three goroutines, it writes the request and reads the
+// answer on the caller's goroutine over a pooled keep-alive connection.
+// https and HTTP/2 endpoints use http.Transport.
+//
+// Pool: idle connections are reused last-in first-out; at most maxIdle are
+// kept (more are closed); one idle longer than idleTimeout is closed when
+// found. A connection idle for over peekAfterIdle is checked for a close by the
+// peer before reuse, and a request that fails on a reused connection before
+// any answer is retried once on a new one when it is idempotent and has no
+// body.
+type h1Client struct {
+	addr        string
+	dialer      *net.Dialer
+	readTimeout time.Duration
+	idleTimeout time.Duration
+	keepAlive   bool
+	maxIdle     int
+
+	mu   sync.Mutex
+	idle []*h1Conn
+}
+
+type h1Conn struct {
+	net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	hdr      []byte // reused to format request headers
+	lastUsed time.Time
+}
+
+func newH1Client(addr string, c *httpClientConfig) *h1Client {
+	return &h1Client{
+		addr:        addr,
+		dialer:      &net.Dialer{Timeout: c.connectTimeout(), KeepAlive: 30 * time.Second},
+		readTimeout: c.readTimeout(),
+		idleTimeout: c.idleTimeout(),
+		keepAlive:   c.HTTP.KeepAlive == nil || *c.HTTP.KeepAlive,
+		maxIdle:     maxIdleConnsPerHost,
+	}
+}
+
+// peekAfterIdle: a connection idle longer than this is checked (one
+// non-blocking peek) for a close by the peer before it is reused; under load
+// connections are reused sooner and skip the check.
+const peekAfterIdle = 50 * time.Millisecond
+
+// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// RoundTrip sends req and returns the answer; its body must be closed.
+func (cl *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		c, reused, err := cl.get(req.Context())
+		if err != nil {
+			return nil, err
+		}
+		resp, err := cl.exchange(c, req)
+		if err == nil {
+			return resp, nil
+		}
+		_ = c.Close() // broken: never reused
+		retry := reused && attempt == 0 && (req.Body == nil || req.Body == http.NoBody) &&
+			isIdempotent(req.Method) && req.Context().Err() == nil && !isTimeout(err)
+		if !retry {
+			return nil, err
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// get returns an idle connection or dials a new one.
+func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
+	now := time.Now()
+	for {
+		cl.mu.Lock()
+		n := len(cl.idle)
+		if n == 0 {
+			cl.mu.Unlock()
+			break
+		}
+		c := cl.idle[n-1]
+		cl.idle[n-1] = nil
+		cl.idle = cl.idle[:n-1]
+		cl.mu.Unlock()
+		idle := now.Sub(c.lastUsed)
+		if idle > cl.idleTimeout || (idle > peekAfterIdle && peerClosed(c.Conn)) {
+			_ = c.Close() // stale
+			continue
+		}
+		return c, true, nil
+	}
+	conn, err := cl.dialer.DialContext(ctx, "tcp", cl.addr)
+	if err != nil {
+		return nil, false, &dialError{err}
+	}
+	return &h1Conn{Conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024)}, false, nil
+}
+
+// put returns a healthy connection to the pool.
+func (cl *h1Client) put(c *h1Conn) {
+	c.lastUsed = time.Now()
+	cl.mu.Lock()
+	if len(cl.idle) >= cl.maxIdle {
+		cl.mu.Unlock()
+		_ = c.Close() // pool full
+		return
+	}
+	cl.idle = append(cl.idle, c)
+	cl.mu.Unlock()
+}
+
+// CloseIdleConnections closes the pooled connections.
+func (cl *h1Client) CloseIdleConnections() {
+	cl.mu.Lock()
+	idle := cl.idle
+	cl.idle = nil
+	cl.mu.Unlock()
+	for _, c := range idle {
+		_ = c.Close() // idle: nobody uses it
+	}
+}
+
+// exchange writes req on c and reads the answer's headers.
+func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(req.Context(), func() { _ = c.SetDeadline(aLongTimeAgo) })
+	werr := cl.writeRequest(c, req)
+	var cbe *clientBodyError
+	if werr != nil && (req.Body == nil || req.Body == http.NoBody || errors.As(werr, &cbe)) {
+		stop()
+		return nil, werr
+	}
+	// readTimeout: the time the upstream has to answer once the request is
+	// sent (or once it stopped taking the body).
+	if err := c.SetReadDeadline(time.Now().Add(cl.readTimeout)); err != nil {
+		stop()
+		return nil, err
+	}
+	resp, err := readFinalResponse(c.br, req)
+	if err != nil {
+		stop()
+		if werr != nil {
+			return nil, werr
+		}
+		return nil, err
+	}
+	if werr != nil {
+		resp.Close = true // the upstream answered before reading the whole body
+	}
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		stop()
+		resp.Body.Close()
+		return nil, err
+	}
+	reuse := cl.keepAlive && !resp.Close && !req.Close
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &h1Upgraded{c: c, stop: stop}
+		return resp, nil
+	}
+	if resp.Body == http.NoBody {
+		cl.release(c, stop, reuse)
+		return resp, nil
+	}
+	resp.Body = &h1Body{rc: resp.Body, c: c, cl: cl, stop: stop, reuse: reuse}
+	return resp, nil
+}
+
+// readFinalResponse skips 1xx answers other than 101.
+func readFinalResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+	}
+}
+
+// release pools c unless it must close, or the request's context fired
+// (which poisoned its deadline).
+func (cl *h1Client) release(c *h1Conn, stop func() bool, reuse bool) {
+	if stop() && reuse {
+		cl.put(c)
+		return
+	}
+	_ = c.Close() // not reusable
+}
+
+// skipRequestHeader are set by writeRequest itself.
+var skipRequestHeader = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+
+func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
+	buf := c.hdr[:0]
+	buf = append(buf, req.Method...)
+	buf = append(buf, ' ')
+	buf = append(buf, req.URL.RequestURI()...)
+	buf = append(buf, " HTTP/1.1\r\nHost: "...)
+	buf = append(buf, req.Host...)
+	buf = append(buf, "\r\n"...)
+	for k, vv := range req.Header {
+		if skipRequestHeader[k] {
+			continue
+		}
+		for _, v := range vv {
+			if v == "" && k == "User-Agent" || strings.ContainsAny(v, "\r\n") {
+				continue
+			}
+			buf = append(buf, k...)
+			buf = append(buf, ": "...)
+			buf = append(buf, v...)
+			buf = append(buf, "\r\n"...)
+		}
+	}
+	if !cl.keepAlive {
+		buf = append(buf, "Connection: close\r\n"...)
+	}
+	body := req.Body
+	chunked := false
+	switch {
+	case body == nil || body == http.NoBody:
+		body = nil
+		if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+			buf = append(buf, "Content-Length: 0\r\n"...)
+		}
+	case req.ContentLength > 0:
+		buf = append(buf, "Content-Length: "...)
+		buf = strconv.AppendInt(buf, req.ContentLength, 10)
+		buf = append(buf, "\r\n"...)
+	default:
+		chunked = true
+		buf = append(buf, "Transfer-Encoding: chunked\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	c.hdr = buf[:0]
+	if _, err := c.bw.Write(buf); err != nil {
+		return err
+	}
+	if err := c.bw.Flush(); err != nil { // headers first: the upstream may answer early
+		return err
+	}
+	if body == nil {
+		return nil
+	}
+	src := &sourceReader{r: body}
+	if chunked {
+		return src.blame(writeChunked(c.bw, src))
+	}
+	n, err := io.Copy(c.bw, src)
+	if err == nil && n != req.ContentLength {
+		err = &clientBodyError{io.ErrUnexpectedEOF}
+	}
+	if err != nil {
+		return src.blame(err)
+	}
+	return c.bw.Flush()
+}
+
+// sourceReader remembers an error reading the client's body, to tell it
+// from an error writing upstream.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// blame wraps err as a clientBodyError when the client's body failed.
+func (s *sourceReader) blame(err error) error {
+	if err != nil && s.err != nil {
+		return &clientBodyError{s.err}
+	}
+	return err
+}
+
+// clientBodyError is a failure reading the client's request body (too
+// large, cut short): no answer is awaited from the upstream.
+type clientBodyError struct{ err error }
+
+func (e *clientBodyError) Error() string { return "request body: " + e.err.Error() }
+func (e *clientBodyError) Unwrap() error { return e.err }
+
+func writeChunked(bw *bufio.Writer, body io.Reader) error {
+	cw := httputil.NewChunkedWriter(bw)
+	if _, err := io.Copy(cw, body); err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	if _, err := bw.WriteString("\r\n"); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// h1Body returns the connection to the pool once the body was read to its
+// end; a body closed early closes the connection.
+type h1Body struct {
+	rc    io.ReadCloser
+	c     *h1Conn
+	cl    *h1Client
+	stop  func() bool
+	reuse bool
+	done  bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.done = true
+		b.cl.release(b.c, b.stop, b.reuse)
+	} else if err != nil {
+		b.done = true
+		b.stop()
+		_ = b.c.Close() // broken mid-body
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	b.stop()
+	return b.c.Close()
+}
+
+// h1Upgraded is the connection after 101 Switching Protocols.
+type h1Upgraded struct {
+	c    *h1Conn
+	stop func() bool
+}
+
+func (u *h1Upgraded) Read(p []byte) (int, error)  { return u.c.br.Read(p) }
+func (u *h1Upgraded) Write(p []byte) (int, error) { return u.c.Conn.Write(p) }
+func (u *h1Upgraded) Close() error {
+	u.stop()
+	return u.c.Close()
+}
