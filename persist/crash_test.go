@@ -29,17 +29,6 @@ const (
 	crashSnapEvery  = 3    // the child saves a snapshot every few appends
 )
 
-func TestMain(m *testing.M) {
-	if path := os.Getenv(crashChildEnv); path != "" {
-		if err := crashChild(path, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "crash child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 // crashChild appends numbered records forever. After each commit it writes
 // "C n" (every record up to n is committed); around each ack it writes
 // "A n" before (records up to n may be gone from now on) and "K n" after

@@ -1,34 +1,17 @@
-//go:build linux
-
 package persist
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
-
-// smallFS mounts a 2 MiB tmpfs (the test runs as root, as CI does) and
-// unmounts it when the test ends.
-func smallFS(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
-		t.Fatalf("mount a small tmpfs (the disk-full test needs root): %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
 
 // fill writes a file until the filesystem is full.
 func fill(t *testing.T, path string) {
@@ -51,8 +34,24 @@ func fill(t *testing.T, path string) {
 	}
 }
 
+// TestDiskFull fills a small tmpfs under the state file. Where no tmpfs can
+// be mounted (no root, no CAP_SYS_ADMIN) it says so and runs the
+// file-size-limit variant instead.
 func TestDiskFull(t *testing.T) {
-	dir := smallFS(t)
+	dir := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := mountSmallFS(dir); err != nil {
+		t.Logf("cannot mount a 2 MiB tmpfs (%v): using RLIMIT_FSIZE in a child process instead", err)
+		runFileSizeChild(t)
+		return
+	}
+	t.Cleanup(func() {
+		if err := unmountSmallFS(dir); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
 	db, err := Open(filepath.Join(dir, "state.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -148,4 +147,113 @@ func checkSpool(t *testing.T, db *DB, n int) {
 	if st := db.SpoolStats(); st.Records != int64(n) {
 		t.Fatalf("stats = %+v, want %d records", st, n)
 	}
+}
+
+// TestDiskFullFileSizeLimit runs the disk-full scenario with a file size
+// limit (RLIMIT_FSIZE) instead of a full filesystem, in a child process so
+// the limit touches nothing else.
+func TestDiskFullFileSizeLimit(t *testing.T) {
+	runFileSizeChild(t)
+}
+
+const fsizeChildEnv = "PERSIST_FSIZE_CHILD" // directory of the state file
+
+// runFileSizeChild runs fileSizeChild in a child process, then checks the
+// file it left.
+func runFileSizeChild(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fsizeChildEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("file-size-limit child: %v\n%s", err, out)
+	}
+	t.Logf("child: %s", strings.TrimSpace(string(out)))
+	_, kept, ok := strings.Cut(strings.TrimSpace(string(out)), "kept ")
+	n, err := strconv.Atoi(kept)
+	if !ok || err != nil {
+		t.Fatalf("child output %q: want \"... kept N\"", out)
+	}
+	db, err := Open(filepath.Join(dir, "state.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if msg := db.Recovered(); msg != "" {
+		t.Fatalf("the file was damaged: %s", msg)
+	}
+	if err := checkConsistency(db.bolt); err != nil {
+		t.Fatal(err)
+	}
+	checkSpool(t, db, n)
+}
+
+// fileSizeChild limits the state file's size, appends until that fails,
+// lifts the limit and appends again. It prints how many failed and how
+// many records were kept.
+func fileSizeChild(dir string) error {
+	signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of dying
+	db, err := Open(filepath.Join(dir, "state.db"), nil)
+	if err != nil {
+		return err
+	}
+	next := 0
+	appendBatch := func() error {
+		recs := make([][]byte, 100)
+		for i := range recs {
+			recs[i] = fmt.Appendf(nil, `{"n":%d,"pad":"%0380d"}`, next+i, 0)
+		}
+		_, err := db.AppendReports(recs)
+		if err == nil {
+			next += len(recs)
+		}
+		return err
+	}
+	for range 5 {
+		if err := appendBatch(); err != nil {
+			return err
+		}
+	}
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		return err
+	}
+	info, err := os.Stat(db.Path())
+	if err != nil {
+		return err
+	}
+	limit := old
+	limit.Cur = uint64(info.Size())
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		return err
+	}
+	failures := 0
+	for range 50 {
+		if err := appendBatch(); err != nil {
+			if !errors.Is(err, ErrNoSpace) {
+				return fmt.Errorf("append at the size limit: %w, want ErrNoSpace", err)
+			}
+			failures++
+		}
+	}
+	if failures == 0 {
+		return errors.New("no append failed at the size limit")
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		return err
+	}
+	for range 3 {
+		if err := appendBatch(); err != nil {
+			return fmt.Errorf("append after the limit was lifted: %w", err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	fmt.Printf("%d of 50 appends failed at the size limit; kept %d\n", failures, next)
+	return nil
 }

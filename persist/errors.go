@@ -25,7 +25,8 @@ func classify(err error) error {
 		errors.Is(err, syscall.EFBIG) || errors.Is(err, berrors.ErrMaxSizeReached) ||
 		// bbolt formats some file errors with %s ("file resize error: ..."),
 		// which loses the errno.
-		strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+		strings.Contains(err.Error(), syscall.ENOSPC.Error()) ||
+		strings.Contains(err.Error(), syscall.EFBIG.Error()) {
 		return &noSpaceError{err}
 	}
 	return err
