@@ -952,3 +952,25 @@ func TestNotConfiguredExits125(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMSpoolsEveryRecord: a clean stop right after traffic loses
+// nothing: the queue is flushed into the spool before exit 0.
+func TestSIGTERMSpoolsEveryRecord(t *testing.T) {
+	backend, _ := countingBackend(t)
+	apis, data := t.TempDir(), t.TempDir()
+	apiDefinition(t, apis, "s", "/s", backend.URL)
+	gw := startGateway(t, data, "", "--apis-dir", apis)
+	gw.waitReady(t)
+	const n = 300
+	for i := range n {
+		if code, _ := gw.do(t, http.MethodGet, "/s/"+strconv.Itoa(i), nil); code != http.StatusOK {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	if err := gw.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want 0", err)
+	}
+	if got, _ := checkState(t, filepath.Join(data, "edgegate.db"), false); got != n {
+		t.Fatalf("spool holds %d records after SIGTERM, want %d", got, n)
+	}
+}
