@@ -67,6 +67,11 @@ func compileJWTPlan(env *compileEnv, raw json.RawMessage) (*jwtPlan, error) {
 	if !ok {
 		return nil, fieldErr("signature", fmt.Errorf("is %q; use RSA_RS256, RSA_RS384, RSA_RS512, HMAC_HS256, HMAC_HS384 or HMAC_HS512", c.Signature))
 	}
+	for name, raw := range map[string]json.RawMessage{"confirmationMethodValidation": c.ConfirmationMethodValidation, "tokenTypValidation": c.TokenTypValidation} {
+		if enabledOption(raw) {
+			return nil, fieldErr(name, errors.New("is not supported by edgegate; disable it"))
+		}
+	}
 	p := &jwtPlan{alg: alg, propagateAuth: c.PropagateAuthHeader == nil || *c.PropagateAuthHeader,
 		clientClaim: c.ClientIDClaim, headers: c.ClaimsToHeaders}
 	for i, ch := range c.ClaimsToHeaders {
@@ -212,4 +217,23 @@ func (p *jwtPlan) keyFunc(x *exchange) jwt.Keyfunc {
 		}
 		return k, nil
 	}
+}
+
+// enabledOption reports whether an optional validation object asks to be
+// applied: {"enabled": true} or, for confirmationMethodValidation, any
+// "certificateBoundThumbprint": {"enabled": true}.
+func enabledOption(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var o struct {
+		Enabled bool `json:"enabled"`
+		Cert    *struct {
+			Enabled bool `json:"enabled"`
+		} `json:"certificateBoundThumbprint"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return true // unreadable: refuse rather than ignore a security option
+	}
+	return o.Enabled || o.Cert != nil && o.Cert.Enabled
 }
