@@ -68,14 +68,12 @@ func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
 	}
 	p, err := n.start(ctx, lic)
 	if err != nil {
-		admin.Close()
-		return err
+		return errors.Join(err, admin.Close())
 	}
 	srv, adminDone, err := n.serveAdmin(admin, p)
 	if err != nil {
-		admin.Close()
 		n.stop(p, nil)
-		return err
+		return errors.Join(err, admin.Close())
 	}
 	if n.opts.Ready != nil {
 		n.opts.Ready(admin.Addr().String())
@@ -87,8 +85,12 @@ func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
 	})
 	n.stop(p, srv)
 	<-adminDone
-	if serveErr != nil && ctx.Err() == nil {
+	switch {
+	case serveErr == nil:
+	case ctx.Err() == nil:
 		return fmt.Errorf("listeners: %w", serveErr)
+	default:
+		n.log.Warn("the listeners did not shut down cleanly", "err", serveErr)
 	}
 	return nil
 }
