@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 // Offline-first tests (issue 3): the gateway keeps serving and keeps every
