@@ -274,8 +274,8 @@ func rounds(ctx context.Context, o Options, ts []*Target, rep *Report) error {
 			}
 			s.Round = r
 			rep.Samples[t.Name] = append(rep.Samples[t.Name], s)
-			fmt.Fprintf(o.Log, "round %d/%d %-18s %8.0f rps %6.1f µs/req (core %3.0f%%) %5.1f MiB p50 %v p99 %v (send lag p99 %v) errors %d\n",
-				r+1, o.Rounds, t.Name, s.RPS, s.CPUus, 100*s.CoreUse, s.RSSMiB, s.P50, s.P99, s.LagP99, s.Errors)
+			fmt.Fprintf(o.Log, "round %d/%d %-18s %8.0f rps %6.1f µs/req (core %3.0f%%) %5.1f MiB p50 %v p99 %v (send lag p99 %v, missed %d) errors %d\n",
+				r+1, o.Rounds, t.Name, s.RPS, s.CPUus, 100*s.CoreUse, s.RSSMiB, s.P50, s.P99, s.LagP99, s.Missed, s.Errors)
 		}
 	}
 	return nil
@@ -321,7 +321,8 @@ func measure(ctx context.Context, o Options, t *Target) (Sample, error) {
 	if err != nil {
 		return s, err
 	}
-	s.P50, s.P99, s.LagP99, s.Errors = l.P50, l.P99, l.LagP99, s.Errors+l.Errors+l.Missed
+	s.P50, s.P99, s.LagP99, s.Missed = l.P50, l.P99, l.LagP99, l.Missed
+	s.Errors += l.Errors + l.Missed
 	return s, nil
 }
 

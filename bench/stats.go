@@ -45,6 +45,7 @@ type Sample struct {
 	RSSMiB   float64 // proxy VmHWM summed over its process tree (0 for direct)
 	P50, P99 time.Duration
 	LagP99   time.Duration // how late the fixed-rate generator sent (LatencyResult.LagP99)
+	Missed   int64         // fixed-rate requests never sent (LatencyResult.Missed), also in Errors
 	Errors   int64         // non-2xx answers, socket errors and missed sends, both generators
 }
 
