@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -181,5 +180,5 @@ func waitReady(t *testing.T, url, logFile string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	log, _ := os.ReadFile(logFile) // shown to explain the failure
-	t.Fatal(fmt.Sprintf("edgegate not ready at %s:\n%s", url, log))
+	t.Fatalf("edgegate not ready at %s:\n%s", url, log)
 }

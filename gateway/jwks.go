@@ -192,12 +192,21 @@ func (k jwk) publicKey() (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("jwk %s: curve %q", k.Kid, k.Crv)
 		}
-		x, err1 := b64int(k.X)
-		y, err2 := b64int(k.Y)
-		if err1 != nil || err2 != nil {
+		x, err1 := base64.RawURLEncoding.DecodeString(k.X)
+		y, err2 := base64.RawURLEncoding.DecodeString(k.Y)
+		size := (crv.Params().BitSize + 7) / 8
+		if err1 != nil || err2 != nil || len(x) > size || len(y) > size {
 			return nil, fmt.Errorf("jwk %s: bad coordinates", k.Kid)
 		}
-		return &ecdsa.PublicKey{Curve: crv, X: x, Y: y}, nil
+		point := make([]byte, 1+2*size)
+		point[0] = 4 // uncompressed
+		copy(point[1+size-len(x):1+size], x)
+		copy(point[1+2*size-len(y):], y)
+		pk, err := ecdsa.ParseUncompressedPublicKey(crv, point)
+		if err != nil {
+			return nil, fmt.Errorf("jwk %s: %w", k.Kid, err)
+		}
+		return pk, nil
 	}
 	return nil, fmt.Errorf("jwk %s: kty %q", k.Kid, k.Kty)
 }

@@ -31,7 +31,6 @@ type exchange struct {
 	direct     *directResponse
 	capture    *cacheCapture
 	maxBody    int64
-	jwtClaims  map[string]any
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{flows: make([]*flow, 0, 8)} }}

@@ -46,7 +46,7 @@ func compileCache(env *compileEnv, raw []byte) (any, error) {
 		return nil, err
 	}
 	if strings.Contains(c.Key, "{#") || c.ResponseCondition != "" {
-		return nil, errors.New("Gravitee EL expressions (key, responseCondition) are not supported")
+		return nil, errors.New("key and responseCondition expressions (Gravitee EL) are not supported")
 	}
 	if c.TimeToLiveSeconds < 0 {
 		return nil, fieldErr("timeToLiveSeconds", errors.New("must not be negative"))

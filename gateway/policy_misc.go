@@ -59,7 +59,7 @@ func compileMock(raw []byte) (any, error) {
 		return nil, fieldErr("status", errors.New("must be an HTTP status code"))
 	}
 	if strings.Contains(c.Content, "{#") {
-		return nil, fieldErr("content", errors.New("Gravitee EL expressions are not supported"))
+		return nil, fieldErr("content", errors.New("expressions (Gravitee EL) are not supported"))
 	}
 	h := http.Header{}
 	for _, hv := range c.Headers {
