@@ -46,6 +46,7 @@ type apiRuntime struct {
 	analytics      bool
 	cors           *corsPolicy
 	properties     map[string]string
+	pathMappings   []*flow // listener pathMappings: analytics mappedPath only
 	organizationID string
 	environmentID  string
 }
@@ -134,6 +135,9 @@ func (g *Gateway) compileAPI(def *apidef.API, cfg *Config) (*apiRuntime, error) 
 		a.failover = f
 	}
 	for i, l := range def.Listeners {
+		for _, m := range l.PathMapping {
+			a.pathMappings = append(a.pathMappings, &flow{segments: splitPath(m), equals: true, name: m})
+		}
 		if l.CORS != nil && l.CORS.Enabled {
 			c, err := compileListenerCORS(l.CORS)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 
 // flow is a compiled flow: an http selector and its policy steps.
 type flow struct {
+	name     string   // for path mappings: the pattern recorded as mappedPath
 	segments []string // selector path split on "/"; ":name" matches any segment
 	equals   bool     // pathOperator EQUALS (default STARTS_WITH)
 	methods  methodSet

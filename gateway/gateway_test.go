@@ -331,3 +331,19 @@ func TestSwapKeepsWarmConnections(t *testing.T) {
 		t.Fatalf("%d upstream connections; the pool was not reused across the swap", n)
 	}
 }
+
+func TestPathMappingsInRecords(t *testing.T) {
+	be := newBackend(t, "a")
+	def := apiJSON("api", "/api", []string{be.URL}, nil)
+	def["listeners"].([]any)[0].(map[string]any)["pathMappings"] = []any{"/products/:id", "/products"}
+	h := newHarness(t, nil, def)
+	for _, p := range []string{"/api/products/42", "/api/products", "/api/other"} {
+		h.do(t, "GET", p, nil)
+	}
+	recs := h.rec.waitN(t, 3)
+	for i, want := range []string{"/products/:id", "/products", ""} {
+		if recs[i].MappedPath != want {
+			t.Errorf("record %d mappedPath %q, want %q", i, recs[i].MappedPath, want)
+		}
+	}
+}

@@ -102,6 +102,12 @@ func (g *Gateway) handle(x *exchange) {
 		x.pathInfo = "/"
 	}
 	x.rec.PathInfo = x.pathInfo
+	for _, m := range x.api.pathMappings {
+		if _, ok := m.match(r.Method, x.pathInfo); ok {
+			x.rec.MappedPath = m.name
+			break
+		}
+	}
 	x.rawQuery = r.URL.RawQuery
 	x.maxBody = g.opts.Limits.MaxBodyBytes
 	if reason := g.blocked.Load(); reason != nil {
