@@ -13,10 +13,10 @@ import (
 
 // Runtime is a compiled, immutable configuration: what Swap installs.
 type Runtime struct {
-	Revision     int64
-	Source       string
-	Organization string
-	Environment  string
+	Revision     int64  // Config.Revision it was compiled from
+	Source       string // Config.Source: "gate", "snapshot" or "local"
+	Organization string // recorded as organizationId
+	Environment  string // recorded as environmentId
 	apis         []*apiRuntime
 	router       router
 	groups       []*endpointGroup

@@ -33,8 +33,15 @@
 //
 // # Caveats
 //
-// The engine is net/http (client and server) with pooled copy buffers and
-// per-endpoint-group connection pools. It is not the fastest engine available
-// in Go, but it is the one that serves HTTP/1.1, HTTP/2 and (through quic-go)
-// HTTP/3 with a single handler, which the one-pipeline rule requires.
+// The server is net/http (HTTP/1.1, h2c, HTTP/2) and quic-go's http3 server
+// (HTTP/3) on one handler; it is not the fastest HTTP/1.1 engine available in
+// Go, but it is one that serves every protocol with a single pipeline. Plain
+// http:// endpoints are called with edgegate's own HTTP/1.1 client
+// (upstream_h1.go), which avoids http.Transport's goroutine hand-offs;
+// https:// and HTTP/2 endpoints use http.Transport.
+//
+// Gravitee EL expressions (conditions, dynamic values) and oauth2 plans are
+// not supported: a definition that uses them is refused when compiled, with
+// the field named, rather than served with the expression ignored.
+// docs/gateway.md lists what is supported and the defaults.
 package gateway
