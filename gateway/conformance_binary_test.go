@@ -73,6 +73,7 @@ func TestConformanceBinary(t *testing.T) {
 	})
 	waitReady(t, "http://"+adminAddr+"/_node/ready", logf.Name())
 
+	waitHealthy(t, &http.Client{Timeout: 5 * time.Second}, "http://"+httpAddr+"/hc/x")
 	h2c := &http.Transport{Protocols: new(http.Protocols)}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
 	h3 := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}

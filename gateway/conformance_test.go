@@ -142,11 +142,18 @@ func confAPIs(t *testing.T, jwtKey *rsa.PrivateKey) ([]map[string]any, []wire.Su
 			"request": []any{step("spike-arrest", map[string]any{"spike": map[string]any{"limit": 1, "periodTime": 1, "periodTimeUnit": "MINUTES"}})}},
 	}})
 	jwtDef := jwtAPI("jwt", a, map[string]any{"signature": "RSA_RS256", "resolverParameter": rsaPEM(t, jwtKey)})
+	sick := newBackendFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)               // fails its health checks and any call
+		_, _ = io.WriteString(w, "sick") // the gateway reads it
+	})
+	hcGroup := map[string]any{"services": map[string]any{"healthCheck": map[string]any{"enabled": true,
+		"configuration": map[string]any{"schedule": "200ms", "target": "/health", "failureThreshold": 1, "successThreshold": 1}}}}
+	healthAPI := apiJSON("hc", "/hc", nil, map[string]any{"endpointGroups": groupWith("round-robin", []any{ep("sick", sick, 1, false), ep("b", b, 1, false)}, hcGroup)})
 	analyticsOff := apiJSON("quiet", "/quiet", []string{a}, map[string]any{"analytics": map[string]any{"enabled": false}})
 	defs := []map[string]any{
 		apiJSON("root", "/a", []string{a + "/base"}, nil), apiJSON("deeper", "/a/deeper", []string{b}, nil),
 		hostAPI, apiJSON("multi", "/multi", []string{a}, nil), cors, slow, flows, best, required, keyAPI, quota,
-		failover, weighted, policies, jwtDef, analyticsOff, apiJSON("dead", "/dead", []string{dead}, nil),
+		failover, weighted, policies, jwtDef, analyticsOff, apiJSON("dead", "/dead", []string{dead}, nil), healthAPI,
 	}
 	var subs []wire.Subscription
 	for _, p := range []string{"h1", "h2c", "h2", "h3"} {
@@ -246,6 +253,7 @@ func confCases(t *testing.T, jwtKey *rsa.PrivateKey) []confCase {
 		{name: "connection refused is 502", path: "/dead/x", hdr: map[string]string{"Accept": "application/json"}, status: 502, bodyEq: `{"message":"Bad Gateway","http_status_code":502}`},
 		{name: "read timeout is 504", path: "/slow/slow", status: 504, bodyEq: "Request timeout"},
 		{name: "analytics off still serves", path: "/quiet/x", status: 200},
+		{name: "health check keeps traffic off a failing endpoint", path: "/hc/x", repeat: 3, status: 200, contains: []string{"b GET /x "}},
 	}
 }
 
@@ -269,6 +277,7 @@ func TestConformance(t *testing.T) {
 		t.Fatalf("the suite has %d cases; it must keep at least 60", len(cases))
 	}
 	short := map[string]string{"HTTP/1.1": "h1", "h2c": "h2c", "HTTP/2": "h2", "HTTP/3": "h3"}
+	waitHealthy(t, s.h1, s.httpURL+"/hc/x")
 	for _, p := range s.protocols() {
 		t.Run(p.name, func(t *testing.T) {
 			if _, err := getWithRetry(p.c, p.base+"/nope"); err != nil {
@@ -350,4 +359,30 @@ func trim(s string) string {
 		return s[:300] + "..."
 	}
 	return s
+}
+
+// waitHealthy polls until the health check has taken the failing endpoint
+// of /hc out: several answers in a row from the healthy one.
+func waitHealthy(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	good := 0
+	for good < 6 {
+		if time.Now().After(deadline) {
+			t.Fatal("the health check never took the failing endpoint out")
+		}
+		resp, err := c.Get(url)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body) // only its first bytes matter
+		resp.Body.Close()
+		if strings.HasPrefix(string(b), "b GET") {
+			good++
+		} else {
+			good = 0
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
