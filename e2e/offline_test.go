@@ -186,11 +186,13 @@ func TestOutageWithTrafficCountsExactly(t *testing.T) {
 	if err := h.gate.stop(t); err != nil {
 		t.Logf("gate stop: %v", err)
 	}
-	const during = 500
-	for i := range during {
-		if code, _ := h.do(t, "/shop/during/"+strconv.Itoa(i)); code != http.StatusOK {
-			t.Fatalf("during the outage, request %d: %d", i, code)
+	// Several seconds of traffic, so the uploader's backoff grows.
+	during := 0
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); during++ {
+		if code, _ := h.do(t, "/shop/during/"+strconv.Itoa(during)); code != http.StatusOK {
+			t.Fatalf("during the outage, request %d: %d", during, code)
 		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	var rs reportsStatus
 	eventually(t, 5*time.Second, "records spooled during the outage", func() error {
