@@ -79,8 +79,11 @@ func (u *Uploader) run(ctx context.Context) {
 		if err != nil {
 			d := b.Next()
 			var se *StatusError
-			if errors.As(err, &se) && se.RetryAfter > 0 {
+			switch {
+			case errors.As(err, &se) && se.RetryAfter > 0:
 				d = se.RetryAfter
+			case errors.Is(err, ErrUnauthorized):
+				d = max(d, unauthorizedRetry) // the token will not get better by itself
 			}
 			lastErr = u.logFailure(err, lastErr, d)
 			sleep(ctx, d)
