@@ -168,10 +168,14 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 	if werr != nil {
 		resp.Close = true // the upstream answered before reading the whole body
 	}
-	if err := c.SetReadDeadline(time.Time{}); err != nil {
-		stop()
-		resp.Body.Close()
-		return nil, err
+	// The body may take longer than readTimeout: lift the deadline, unless
+	// the whole body is already buffered (the next request sets its own).
+	if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength || resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := c.SetReadDeadline(time.Time{}); err != nil {
+			stop()
+			resp.Body.Close()
+			return nil, err
+		}
 	}
 	reuse := cl.keepAlive && !resp.Close && !req.Close
 	if resp.StatusCode == http.StatusSwitchingProtocols {
