@@ -35,7 +35,9 @@ func (g *Gateway) newRecord(x *exchange) *analytics.Record {
 	if rec.URI == "" {
 		rec.URI = r.URL.RequestURI()
 	}
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+	if x.conn != nil {
+		rec.LocalAddress = x.conn.local
+	} else if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		rec.LocalAddress = a.String()
 	}
 	return rec

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"github.com/quic-go/quic-go"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,14 @@ type inspectConn struct {
 	bad atomic.Bool
 }
 
-type inspectKey struct{}
+// connInfoKey keys the per-connection connInfo in request contexts.
+type connInfoKey struct{}
+
+// connInfo is computed once per client connection, not per request.
+type connInfo struct {
+	inspect *inspectConn // nil on TLS and QUIC connections
+	local   string       // local address, for analytics
+}
 
 func (c *inspectConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
@@ -52,19 +60,29 @@ func (l inspectListener) Accept() (net.Conn, error) {
 	return &inspectConn{Conn: c}, nil
 }
 
-// inspectContext makes the connection's verdict visible to the handler.
-func inspectContext(ctx context.Context, c net.Conn) context.Context {
-	if ic, ok := c.(*inspectConn); ok {
-		return context.WithValue(ctx, inspectKey{}, ic)
-	}
-	return ctx
+// connContext is the http.Server ConnContext of every TCP listener: it
+// records the connection's local address and, on the cleartext listener,
+// makes the framing verdict visible to the handler.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{local: c.LocalAddr().String()}
+	ci.inspect, _ = c.(*inspectConn)
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+// quicConnContext is the http3.Server ConnContext.
+func quicConnContext(ctx context.Context, c *quic.Conn) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, &connInfo{local: c.LocalAddr().String()})
+}
+
+func connInfoOf(ctx context.Context) *connInfo {
+	ci, _ := ctx.Value(connInfoKey{}).(*connInfo)
+	return ci
 }
 
 // smuggled reports whether the request's connection sent an ambiguous
 // message.
-func smuggled(ctx context.Context) bool {
-	ic, ok := ctx.Value(inspectKey{}).(*inspectConn)
-	return ok && ic.bad.Load()
+func smuggled(ci *connInfo) bool {
+	return ci != nil && ci.inspect != nil && ci.inspect.bad.Load()
 }
 
 // Scanner states.

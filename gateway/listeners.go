@@ -133,7 +133,6 @@ func (g *Gateway) openServers(l Listeners) (*servers, error) {
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP1(true)
 		srv.Protocols.SetUnencryptedHTTP2(true)
-		srv.ConnContext = inspectContext
 		ln = inspectListener{limitConns(ln, g.opts.Limits.MaxConns)}
 		s.runs = append(s.runs, func() error { return srv.Serve(ln) })
 		s.shutdowns = append(s.shutdowns, srv.Shutdown)
@@ -182,7 +181,7 @@ func (g *Gateway) openTLS(s *servers, l Listeners) error {
 			Handler: handler, TLSConfig: http3.ConfigureTLSConfig(tc.Clone()),
 			MaxHeaderBytes: g.opts.Limits.MaxHeaderBytes, IdleTimeout: g.opts.Limits.IdleTimeout,
 			QUICConfig: &quic.Config{MaxIncomingStreams: int64(g.opts.Limits.MaxConcurrentStreams), MaxIdleTimeout: g.opts.Limits.IdleTimeout},
-			Logger:     g.log,
+			Logger:     g.log, ConnContext: quicConnContext,
 		}
 		s.runs = append(s.runs, func() error { return h3.Serve(pc) })
 		s.shutdowns = append(s.shutdowns, func(ctx context.Context) error {
@@ -245,6 +244,7 @@ func (g *Gateway) newHTTPServer(h http.Handler) *http.Server {
 	lim := g.opts.Limits
 	return &http.Server{
 		Handler:           h,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		WriteTimeout:      lim.WriteTimeout,

@@ -31,6 +31,7 @@ type exchange struct {
 	direct     *directResponse
 	capture    *cacheCapture
 	maxBody    int64
+	conn       *connInfo // nil when served without Serve (tests, embedding)
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{flows: make([]*flow, 0, 8)} }}
@@ -45,6 +46,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	x.g, x.w, x.r = g, w, r
 	x.start = g.now()
 	x.startMs = x.start.UnixMilli()
+	x.conn = connInfoOf(r.Context())
 	x.rec = g.newRecord(x)
 	defer g.recoverPanic(x)
 	g.handle(x)
@@ -78,7 +80,7 @@ func (g *Gateway) recoverPanic(x *exchange) {
 // handle routes, authenticates, runs the policies and proxies.
 func (g *Gateway) handle(x *exchange) {
 	r := x.r
-	if r.ProtoMajor == 1 && smuggled(r.Context()) {
+	if r.ProtoMajor == 1 && smuggled(x.conn) {
 		x.w.Header().Set("Connection", "close")
 		g.fail(x, errAmbiguousRequest)
 		return
