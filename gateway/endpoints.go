@@ -16,6 +16,7 @@ import (
 type endpoint struct {
 	name       string
 	target     *url.URL
+	targetURL  string // target.String(), recorded as the endpoint
 	targetPath string // target path without its trailing slash
 	weight     int
 	secondary  bool
@@ -186,6 +187,7 @@ func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientC
 	return &endpoint{
 		name:       e.Name,
 		target:     u,
+		targetURL:  u.String(),
 		targetPath: strings.TrimSuffix(u.EscapedPath(), "/"),
 		weight:     e.Weight,
 		secondary:  e.Secondary,

@@ -48,7 +48,7 @@ func (g *Gateway) proxy(x *exchange) {
 			return
 		}
 		last = ep
-		x.rec.Endpoint = ep.target.String()
+		x.rec.Endpoint = ep.targetURL
 		out := x.outbound(ep, body, upgrade)
 		t0 := g.now()
 		var resp *http.Response
