@@ -167,3 +167,20 @@ func TestH1ClientKeepsConnections(t *testing.T) {
 		t.Fatalf("%d upstream connections for sequential requests, want 1", n)
 	}
 }
+
+func TestH2CUpstream(t *testing.T) {
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proto=%s", r.Proto)
+	}))
+	be.Config.Protocols = new(http.Protocols)
+	be.Config.Protocols.SetHTTP1(true)
+	be.Config.Protocols.SetUnencryptedHTTP2(true)
+	be.Start()
+	t.Cleanup(be.Close)
+	def := apiJSON("h2c", "/h2c", []string{be.URL}, nil)
+	def["endpointGroups"].([]any)[0].(map[string]any)["sharedConfiguration"] = map[string]any{"http": map[string]any{"version": "HTTP_2", "clearTextUpgrade": true}}
+	h := newHarness(t, nil, def)
+	if status, _, body := h.do(t, "GET", "/h2c", nil); status != 200 || body != "proto=HTTP/2.0" {
+		t.Fatalf("got %d %q", status, body)
+	}
+}
