@@ -31,7 +31,11 @@ func (g *Gateway) proxy(x *exchange) {
 	}
 	body := io.ReadCloser(http.NoBody)
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		body = &limitedBody{rc: r.Body, left: x.maxBody}
+		lb := &limitedBody{rc: r.Body, left: x.maxBody}
+		body = lb
+		if r.ContentLength < 0 { // chunked: record what was actually sent
+			defer func() { x.rec.RequestContentLength = x.maxBody - max(lb.left, 0) }()
+		}
 	}
 	grp := x.api.defaultGroup
 	fo := x.api.failover
