@@ -19,6 +19,18 @@ import (
 // never stop the start.
 func (n *node) restoreSnapshot(sources ...string) *configState {
 	snap, err := n.db.LoadSnapshot()
+	if err != nil && snap != nil {
+		// The latest snapshot was damaged and set aside; persist fell back to
+		// the one before it. Serve that, and say so.
+		n.log.Warn("the latest configuration snapshot was damaged and set aside; serving the previous one", "revision", snap.Revision, "err", err)
+		n.status.update(func(s *SyncStatus) {
+			if s.SnapshotRecovered == "" {
+				s.SnapshotRecovered = "latest snapshot set aside, serving the previous one: " + err.Error()
+			}
+		})
+		n.status.flag("latest snapshot set aside, serving the previous one: " + err.Error())
+		err = nil
+	}
 	if err == nil && !slices.Contains(sources, snap.Source) {
 		n.log.Info("the snapshot is from another source and is not used", "source", snap.Source, "revision", snap.Revision)
 		return nil
