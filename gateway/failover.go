@@ -71,7 +71,7 @@ func (f *failoverPolicy) roundTrip(ep *endpoint, out *http.Request) (*http.Respo
 	if !timer.Stop() {
 		// The timer fired just as the headers came: the call counts, but its
 		// context is canceled, so treat it as slow.
-		resp.Body.Close()
+		_ = resp.Body.Close() // discarded: the call is treated as failed
 		cancel(nil)
 		return nil, errSlowCall
 	}

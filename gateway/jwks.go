@@ -116,7 +116,7 @@ func (c *jwksCache) fetch(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwks %s: %w", c.url, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read fully or abandoned; nothing to report
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("jwks %s: status %d", c.url, resp.StatusCode)
 	}

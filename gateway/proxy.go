@@ -175,7 +175,7 @@ func listedIn(conn []string, k string) bool {
 
 // respond streams the upstream answer to the client.
 func (g *Gateway) respond(x *exchange, resp *http.Response) {
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the copy already reported what matters
 	h := x.w.Header()
 	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {

@@ -173,7 +173,7 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 	if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength || resp.StatusCode == http.StatusSwitchingProtocols {
 		if err := c.SetReadDeadline(time.Time{}); err != nil {
 			stop()
-			resp.Body.Close()
+			_ = resp.Body.Close() // the connection is dropped anyway
 			return nil, err
 		}
 	}

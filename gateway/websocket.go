@@ -32,7 +32,7 @@ func (g *Gateway) switchProtocols(x *exchange, resp *http.Response) {
 		g.fail(x, errBadGateway)
 		return
 	}
-	defer up.Close()
+	defer func() { _ = up.Close() }() // closing ends the relay; errors change nothing
 	rc := http.NewResponseController(x.w)
 	h := x.w.Header()
 	for k, vv := range resp.Header {
@@ -45,7 +45,7 @@ func (g *Gateway) switchProtocols(x *exchange, resp *http.Response) {
 		g.log.Debug("websocket hijack", "err", err)
 		return
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // same
 	if err := brw.Flush(); err != nil {
 		return
 	}
