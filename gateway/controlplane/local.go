@@ -13,19 +13,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
+
+// SubscriptionsFile is the file in --apis-dir that holds the subscriptions
+// (API keys) of local API-key plans: a JSON array of wire.Subscription, e.g.
+// [{"id":"s1","api":"orders","plan":"gold","application":"shop","key":"k-123","status":"ACCEPTED"}].
+// It is not an API definition.
+const SubscriptionsFile = "subscriptions.json"
 
 // localPoll is how often --apis-dir is checked for changes.
 const localPoll = time.Second
 
-// localFile is what the watcher knows of one definition file.
+// localFile is what the watcher knows of one definition file (or of the
+// subscriptions file).
 type localFile struct {
 	mtime time.Time
 	size  int64
 	good  json.RawMessage // last version that parsed; nil if none did
 	id    string
-	err   string // why the current version is refused; "" when it is used
+	subs  []wire.Subscription // SubscriptionsFile only
+	err   string              // why the current version is refused; "" when it is used
 }
 
 // LocalSource serves API definitions from *.json files in a directory
@@ -134,7 +143,13 @@ func (l *LocalSource) refresh(base, p string) bool {
 	}
 	f.mtime, f.size = fi.ModTime(), fi.Size()
 	data, err := os.ReadFile(p)
-	if err == nil {
+	if err == nil && base == SubscriptionsFile {
+		var subs []wire.Subscription
+		if subs, err = parseLocalSubscriptions(data); err == nil {
+			f.good, f.subs, f.err = json.RawMessage(data), subs, ""
+			return true
+		}
+	} else if err == nil {
 		var a *apidef.API
 		if a, err = apidef.Parse(data); err == nil {
 			f.good, f.id, f.err = json.RawMessage(data), a.ID, ""
@@ -151,7 +166,7 @@ func (l *LocalSource) refresh(base, p string) bool {
 
 // applyFiles builds a configuration from every file's last good version.
 func (l *LocalSource) applyFiles() error {
-	st := &configState{Revision: l.revision + 1, APIs: map[string]json.RawMessage{}}
+	st := &configState{Revision: l.revision + 1, APIs: map[string]json.RawMessage{}, Subs: map[string]wire.Subscription{}}
 	var problems []string
 	for _, base := range slices.Sorted(maps.Keys(l.files)) {
 		f := l.files[base]
@@ -159,6 +174,12 @@ func (l *LocalSource) applyFiles() error {
 			problems = append(problems, f.err)
 		}
 		if f.good == nil {
+			continue
+		}
+		if base == SubscriptionsFile {
+			for _, sub := range f.subs {
+				st.Subs[sub.ID] = sub
+			}
 			continue
 		}
 		if _, dup := st.APIs[f.id]; dup {
@@ -175,4 +196,28 @@ func (l *LocalSource) applyFiles() error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// parseLocalSubscriptions reads SubscriptionsFile strictly: every entry
+// needs an id, api, plan and status, and ids are unique.
+func parseLocalSubscriptions(data []byte) ([]wire.Subscription, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	var subs []wire.Subscription
+	if err := dec.Decode(&subs); err != nil {
+		return nil, fmt.Errorf("not a JSON array of subscriptions: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, s := range subs {
+		switch {
+		case s.ID == "" || s.API == "" || s.Plan == "":
+			return nil, fmt.Errorf("subscription %d needs an id, api and plan", i)
+		case seen[s.ID]:
+			return nil, fmt.Errorf("subscription id %q is listed twice", s.ID)
+		case s.Status == "":
+			return nil, fmt.Errorf("subscription %q needs a status (ACCEPTED to admit traffic)", s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return subs, nil
 }

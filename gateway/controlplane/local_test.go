@@ -59,6 +59,34 @@ func TestLocalDirectory(t *testing.T) {
 		n.waitStatus(t, "/a/x", http.StatusNotFound)
 		n.waitStatus(t, "/b/x", http.StatusOK)
 	})
+	t.Run("api-key plans take their keys from subscriptions.json", func(t *testing.T) {
+		keyed := strings.Replace(string(apiJSON("k", "/k", backend.URL)),
+			`"plans":[{"id":"free","name":"Free","status":"PUBLISHED","security":{"type":"key-less"}}]`,
+			`"plans":[{"id":"gold","name":"Gold","status":"PUBLISHED","security":{"type":"api-key"}}]`, 1)
+		write("k.json", keyed)
+		n.waitStatus(t, "/k/x", http.StatusUnauthorized)
+		write(SubscriptionsFile, `[{"id":"s1","api":"k","plan":"gold","application":"shop","key":"key-123","status":"ACCEPTED"}]`)
+		eventually(t, 10*time.Second, func() string {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+n.listen+"/k/x", nil)
+			req.Header.Set("X-Gravitee-Api-Key", "key-123")
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+			if err != nil {
+				return err.Error()
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return resp.Status
+			}
+			return ""
+		})
+		write(SubscriptionsFile, `[{"id":"s1","api":"k"}]`)
+		eventually(t, 10*time.Second, func() string {
+			if s := n.sync(t); !strings.Contains(s.LastError, SubscriptionsFile) {
+				return "not reported yet: " + s.LastError
+			}
+			return ""
+		})
+	})
 	t.Run("an unreadable directory at start serves its last good snapshot", func(t *testing.T) {
 		if err := n.stop(); err != nil {
 			t.Fatal(err)
