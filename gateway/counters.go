@@ -25,6 +25,7 @@ type bucket struct {
 	mu      sync.Mutex
 	windows map[string]*window
 	persist bool // quota: saved through the CounterStore
+	dirty   bool // counted since the last save
 }
 
 // take counts one request for id in the window of length periodMs
@@ -48,6 +49,7 @@ func (b *bucket) take(id string, now, periodMs, limit int64) (count, reset int64
 		return w.count, w.start + periodMs, false
 	}
 	w.count++
+	b.dirty = true
 	return w.count, w.start + periodMs, true
 }
 
@@ -109,18 +111,24 @@ func (q *quotaStore) bucket(name string, persist bool) *bucket {
 	return b
 }
 
-// save writes the persistent buckets to the CounterStore.
+// save writes the persistent buckets to the CounterStore when any counted
+// since the last save (no write, and no fsync on flash, when idle).
 func (q *quotaStore) save() error {
 	if q.store == nil {
 		return nil
 	}
 	m := map[string][]byte{}
+	dirty := false
 	q.mu.Lock()
+	var saved []*bucket
 	for name, b := range q.buckets {
 		if !b.persist {
 			continue
 		}
 		b.mu.Lock()
+		dirty = dirty || b.dirty
+		b.dirty = false // counts from now on make it dirty again
+		saved = append(saved, b)
 		for id, w := range b.windows {
 			v := make([]byte, 16)
 			binary.BigEndian.PutUint64(v, uint64(w.start))
@@ -130,7 +138,15 @@ func (q *quotaStore) save() error {
 		b.mu.Unlock()
 	}
 	q.mu.Unlock()
+	if !dirty {
+		return nil
+	}
 	if err := q.store.SaveCounters(counterBucket, m); err != nil {
+		for _, b := range saved {
+			b.mu.Lock()
+			b.dirty = true // retry at the next save
+			b.mu.Unlock()
+		}
 		return fmt.Errorf("save quota counters: %w", err)
 	}
 	return nil
