@@ -346,7 +346,9 @@ func expectStatus(t *testing.T, c *http.Client, url, key string, want int) {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		if err := resp.Body.Close(); err != nil {
+			return err
+		}
 		if resp.StatusCode != want {
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}

@@ -52,8 +52,11 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // syncBuffer collects a process's output.
@@ -196,8 +199,10 @@ func get(c *http.Client, url string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	return resp.StatusCode, string(b), err
 }
 
