@@ -50,10 +50,10 @@ func HasFlag(cmdline, flag string) bool {
 
 // RewriteBootConfig returns a boot configuration file (cmdline.txt or the
 // systemd-boot entry, as images writes them) with its root argument set to
-// rootPart and gokrazy's try-once flags removed, padded to its original
-// length with pad. Everything up to the first newline is configuration;
-// what follows is padding.
-func RewriteBootConfig(content []byte, rootPart int, pad byte) ([]byte, error) {
+// rootPart, gokrazy's try-once flags removed and flags appended, padded to
+// its original length with pad. Everything up to the first newline is
+// configuration; what follows is padding.
+func RewriteBootConfig(content []byte, rootPart int, pad byte, flags ...string) ([]byte, error) {
 	if rootPart != 2 && rootPart != 3 {
 		return nil, fmt.Errorf("root partition %d is neither 2 nor 3", rootPart)
 	}
@@ -68,7 +68,11 @@ func RewriteBootConfig(content []byte, rootPart int, pad byte) ([]byte, error) {
 	for _, flag := range []string{TryFlag, SwitchedFlag} {
 		s = strings.ReplaceAll(s, " "+flag, "")
 	}
-	s = strings.TrimRight(s, " ") + "\n"
+	s = strings.TrimRight(s, " ")
+	for _, f := range flags {
+		s += " " + f
+	}
+	s += "\n"
 	if len(s) > len(content) {
 		return nil, fmt.Errorf("rewritten configuration (%d bytes) does not fit its file (%d bytes)", len(s), len(content))
 	}
@@ -91,9 +95,12 @@ var bootFiles = []struct {
 }
 
 // RewriteBootFAT rewrites the boot configuration in the FAT file system on
-// device (the boot partition) in place: root on rootPart, no try-once flags.
-// It locates the files with the same reader logic the device uses.
-func RewriteBootFAT(device string, rootPart int) error {
+// device (the boot partition) in place: root on rootPart, no try-once flags
+// but flags. It locates the files with the same reader logic the device
+// uses, and syncs the device before returning: the kernel reads these files
+// through vfat (kexec) or the firmware reads them after a reset, neither of
+// which sees unwritten block device pages.
+func RewriteBootFAT(device string, rootPart int, flags ...string) error {
 	f, err := os.OpenFile(device, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("open boot partition: %w", err)
@@ -115,7 +122,7 @@ func RewriteBootFAT(device string, rootPart int) error {
 		if _, err := f.ReadAt(old, off); err != nil {
 			return fmt.Errorf("read %s: %w", bf.path, err)
 		}
-		nb, err := RewriteBootConfig(old, rootPart, bf.pad)
+		nb, err := RewriteBootConfig(old, rootPart, bf.pad, flags...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", bf.path, err)
 		}

@@ -71,6 +71,16 @@ func TestRewriteBootConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("flags appended", func(t *testing.T) {
+		out, err := RewriteBootConfig(gokrazyTestboot(images.CmdlineFile(cmdline)), 3, ' ', SwitchedFlag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := bytes.Cut(out, []byte("\n"))
+		if !HasFlag(string(head), SwitchedFlag) || HasFlag(string(head), TryFlag) || RootPartition(string(head)) != 3 {
+			t.Fatalf("got %q", head)
+		}
+	})
 	t.Run("errors", func(t *testing.T) {
 		if _, err := RewriteBootConfig([]byte("root=/dev/sda2\n"), 2, ' '); err == nil {
 			t.Fatal("accepted a command line without PARTUUID")
@@ -92,7 +102,7 @@ func TestModeOf(t *testing.T) {
 		{"normal", base, 2, Normal},
 		{"after fallback", base + " " + SwitchedFlag, 2, Normal},
 		{"trial", base + " " + TryFlag, 3, Trial},
-		{"switch failed", base + " " + TryFlag, 2, TrialFailed},
+		{"old init, try requested", base + " " + TryFlag, 2, TryRequested},
 		{"unknown partition", base + " " + TryFlag, 0, TrialFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -95,10 +95,13 @@ const (
 	// TrialFailed: a try-once boot was asked for, but the old init could
 	// not start the new root and went on itself.
 	TrialFailed
+	// TryRequested: a try-once boot was asked for and this is the old
+	// build's init, which starts the new root (see StartTrial).
+	TryRequested
 )
 
 func (m BootMode) String() string {
-	return [...]string{"normal", "trial", "trial failed"}[m]
+	return [...]string{"normal", "trial", "trial failed", "try requested"}[m]
 }
 
 // BootState is what the init knows about this boot.
@@ -138,7 +141,10 @@ func ModeOf(cmdline string, cmdlineRoot, running int) BootMode {
 	if running != 0 && running != cmdlineRoot {
 		return Trial
 	}
-	return TrialFailed
+	if running == 0 {
+		return TrialFailed // cannot tell where we run: do not switch
+	}
+	return TryRequested
 }
 
 // runningPartition finds the partition number / is mounted from, and the
@@ -201,6 +207,11 @@ func Init() error {
 		log.Printf("edgegate: %v (using defaults)", err)
 	}
 	st, stErr := DetectBootState()
+	if st.Mode == TryRequested {
+		err := StartTrial(st) // returns only on failure
+		OpenConsole(false).Printf("update: cannot start the new build (%v); staying on this build", err)
+		st.Mode = TrialFailed
+	}
 	label := cfg.BuildID
 	if st.Mode == Trial {
 		label += " (trial)"
@@ -231,6 +242,42 @@ func Init() error {
 		cleanBootConfig(con, st)
 	}
 	select {} // PID 1 never returns
+}
+
+// StartTrial starts the new build's init from the inactive root partition
+// (the try-once boot), before gokrazy.Boot. gokrazy's Boot would do the same
+// switch, but the boot configuration edit it makes first (the try flag
+// becomes SwitchedFlag, so the next boot returns to this root) stays in the
+// block device's cache: if the new build's kernel panics, that edit is lost
+// and the machine tries the new build again and again. So the edit is made
+// here and synced, and then the new root is mounted, moved onto / and its
+// init executed. It returns only on failure.
+func StartTrial(st BootState) error {
+	if st.BootDevice == "" || st.PermDevice == "" {
+		return fmt.Errorf("boot or perm partition not found")
+	}
+	if err := RewriteBootFAT(st.BootDevice, st.CmdlineRoot, SwitchedFlag); err != nil {
+		return fmt.Errorf("mark the try-once boot as used: %w", err)
+	}
+	inactive := 5 - st.Running // 2 <-> 3
+	dev := strings.TrimSuffix(st.PermDevice, "4") + strconv.Itoa(inactive)
+	const mnt = "/mnt"
+	if err := syscall.Mount(dev, mnt, "squashfs", syscall.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("mount %s: %w", dev, err)
+	}
+	if err := os.Chdir(mnt); err != nil {
+		return err
+	}
+	if err := syscall.Mount(".", "/", "", syscall.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move the new root onto /: %w", err)
+	}
+	if err := syscall.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	return syscall.Exec(InitBinary, []string{InitBinary}, os.Environ())
 }
 
 // cleanBootConfig removes leftover try-once flags after a normal boot (for

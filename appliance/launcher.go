@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/edgegate/edgegate/provisioning"
 )
 
@@ -114,6 +116,11 @@ func (l *Launcher) Run(ctx context.Context) error {
 			if gw != nil {
 				l.stop(gw)
 			}
+			// gokrazy stops the services before it reboots (by kexec,
+			// reading the boot configuration through vfat) and never
+			// syncs: its in-place edits of the boot configuration
+			// (/update/bootonly, /update/testboot) would be read stale.
+			unix.Sync()
 			return nil
 		case err := <-exited:
 			gw = nil
