@@ -15,9 +15,9 @@
 //
 // `edgegate update` writes the new root to the inactive partition and the
 // boot partition, then asks gokrazy for a try-once boot (TryFlag) and
-// reboots. The old init's gokrazy.Boot sees the flag, turns it into
-// SwitchedFlag in the boot configuration (so any later boot goes back to
-// the old root) and starts the new root's init. That init runs in trial
+// reboots. The old init sees the flag, turns it into SwitchedFlag in the
+// boot configuration, synced (so any later boot goes back to the old root),
+// and starts the new root's init (StartTrial). That init runs in trial
 // mode: when the gateway answers /_node/health within the build's trial
 // timeout (or at once on a box that is not provisioned yet), it commits the
 // new root in the boot configuration and reboots into it; otherwise it
