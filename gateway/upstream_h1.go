@@ -40,6 +40,7 @@ type h1Client struct {
 
 type h1Conn struct {
 	net.Conn
+	budget   int64 // bytes the header block may still take; <0: no limit (body)
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	hdr      []byte // reused to format request headers
@@ -115,7 +116,9 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 	if err != nil {
 		return nil, false, &dialError{err}
 	}
-	return &h1Conn{Conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024)}, false, nil
+	c := &h1Conn{Conn: conn, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024)}
+	c.br = bufio.NewReaderSize(headerBudgetReader{c}, 16<<10)
+	return c, false, nil
 }
 
 // put returns a healthy connection to the pool.
@@ -157,7 +160,9 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		stop()
 		return nil, err
 	}
+	c.budget = maxUpstreamHeaderBytes
 	resp, err := readFinalResponse(c.br, req)
+	c.budget = -1
 	if err != nil {
 		stop()
 		if werr != nil {
@@ -188,6 +193,30 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, cl: cl, stop: stop, reuse: reuse}
 	return resp, nil
+}
+
+// maxUpstreamHeaderBytes bounds an upstream's response header block (as
+// http.Transport's MaxResponseHeaderBytes does for the other endpoints).
+const maxUpstreamHeaderBytes = 1 << 20
+
+var errUpstreamHeaderTooLarge = errors.New("upstream response headers larger than 1 MiB")
+
+// headerBudgetReader stops reading from the upstream when a header block
+// exceeds its budget.
+type headerBudgetReader struct{ c *h1Conn }
+
+func (r headerBudgetReader) Read(p []byte) (int, error) {
+	if r.c.budget == 0 {
+		return 0, errUpstreamHeaderTooLarge
+	}
+	if r.c.budget > 0 && int64(len(p)) > r.c.budget {
+		p = p[:r.c.budget]
+	}
+	n, err := r.c.Conn.Read(p)
+	if r.c.budget > 0 {
+		r.c.budget -= int64(n)
+	}
+	return n, err
 }
 
 // readFinalResponse skips 1xx answers other than 101.

@@ -184,3 +184,18 @@ func TestH2CUpstream(t *testing.T) {
 		t.Fatalf("got %d %q", status, body)
 	}
 }
+
+func TestUpstreamHeaderLimit(t *testing.T) {
+	huge := newBackendFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := range 40 {
+			w.Header().Set(fmt.Sprintf("X-Big-%d", i), strings.Repeat("v", 30<<10))
+		}
+	})
+	h := newHarness(t, nil, apiJSON("big", "/big", []string{huge}, nil), apiJSON("ok", "/ok", []string{newBackend(t, "a").URL}, nil))
+	if status, _, _ := h.do(t, "GET", "/big", nil); status != 502 {
+		t.Fatalf("a 1.2 MiB upstream header block: %d, want 502", status)
+	}
+	if status, _, _ := h.do(t, "GET", "/ok", nil); status != 200 {
+		t.Fatalf("gateway after an oversized upstream answer: %d", status)
+	}
+}
