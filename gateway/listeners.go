@@ -75,6 +75,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	shutdownErr := s.shutdown(g.opts.Limits.ShutdownTimeout)
 	wg.Wait()
 	g.stopBackground()
+	g.pools.closeIdle()
 	saveErr := g.quotas.save()
 	return errors.Join(serveErr, shutdownErr, saveErr)
 }

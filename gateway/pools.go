@@ -93,3 +93,12 @@ func hostPort(host string) string {
 	}
 	return net.JoinHostPort(strings.Trim(host, "[]"), "80")
 }
+
+// closeIdle closes every pool's idle connections (at shutdown).
+func (p *transportPool) closeIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.byKey {
+		u.closeIdle()
+	}
+}
