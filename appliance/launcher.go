@@ -82,7 +82,7 @@ type gatewayProc struct {
 }
 
 // Run watches and launches until ctx is done, then stops the gateway
-// (SIGTERM, then SIGKILL after 30 s) and returns.
+// (SIGTERM, then SIGKILL after GatewayStopTimeout) and returns.
 func (l *Launcher) Run(ctx context.Context) error {
 	l.defaults()
 	seen := map[string]string{} // device -> label, for volumes already read
@@ -177,7 +177,7 @@ func (l *Launcher) stop(p *gatewayProc) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM) // it may have exited already
 	select {
 	case <-p.done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(GatewayStopTimeout):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
@@ -245,6 +245,15 @@ func (l *Launcher) readVolume(v provisioning.FATVolume) (installed, retry bool) 
 	}
 	return l.install(v, files), false
 }
+
+// GatewayStopTimeout bounds a graceful gateway stop; it is shorter than
+// RebootSignalWait so the launcher syncs before gokrazy gives up on it.
+const GatewayStopTimeout = 20 * time.Second
+
+// RebootSignalWait is the wait_per_signal every reboot request passes to
+// gokrazy: how long services get after SIGTERM before SIGKILL (gokrazy's
+// default is 100 s, and one slow service then delays every reboot).
+const RebootSignalWait = 45 * time.Second
 
 // maxMountTries bounds the scans that retry a volume that does not mount.
 const maxMountTries = 5

@@ -114,7 +114,7 @@ func gokrazyReboot() error {
 			},
 		},
 	}
-	req, err := http.NewRequest(http.MethodPost, "http://gokrazy/reboot?wait_per_signal=20s", nil)
+	req, err := http.NewRequest(http.MethodPost, "http://gokrazy/reboot?wait_per_signal="+RebootSignalWait.String(), nil)
 	if err != nil {
 		return err
 	}

@@ -204,6 +204,8 @@ func TestApplianceQEMU(t *testing.T) {
 	good := images.build(t, "amd64-b", Options{Target: "amd64", TrialTimeout: trial, Epoch: testEpoch.Add(time.Hour)})
 	broken := images.build(t, "amd64-broken", Options{Target: "amd64", TrialTimeout: trial, Epoch: testEpoch.Add(2 * time.Hour),
 		GatewayPkg: "./images/testdata/brokengw"})
+	brokenInit := images.build(t, "amd64-broken-init", Options{Target: "amd64", TrialTimeout: trial, Epoch: testEpoch.Add(3 * time.Hour),
+		InitPkg: "./images/testdata/brokeninit"})
 	password := filepath.Join(images.dir, "gokr-pw.txt")
 	pw, err := os.ReadFile(password)
 	if err != nil {
@@ -226,7 +228,7 @@ func TestApplianceQEMU(t *testing.T) {
 	t.Run("gate down, reboot: serves from /perm", func(t *testing.T) {
 		gate.proc.stop()
 		start := time.Now()
-		if code, _, err := a.gokrazy(http.MethodPost, "/reboot", string(trimNL(pw))); err != nil || code != 200 {
+		if code, _, err := a.gokrazy(http.MethodPost, "/reboot?wait_per_signal=45s", string(trimNL(pw))); err != nil || code != 200 {
 			t.Fatalf("reboot: %d %v", code, err)
 		}
 		// The gateway goes down, then serves again from its snapshot.
@@ -254,6 +256,9 @@ func TestApplianceQEMU(t *testing.T) {
 		if err != nil || cur != good.BuildID {
 			t.Fatalf("device runs %q (%v), want %s", cur, err, good.BuildID)
 		}
+		if !strings.Contains(a.console.String(), "build "+good.BuildID+", root partition 3, normal boot") {
+			t.Fatal("the new build does not run from the other root partition (3) after its commit")
+		}
 		a.waitServed("/orders/updated", "backend saw /v1/updated", 2*time.Minute)
 	})
 
@@ -270,6 +275,26 @@ func TestApplianceQEMU(t *testing.T) {
 			t.Fatalf("device runs %q (%v), want the previous build %s", cur, err, good.BuildID)
 		}
 		a.waitServed("/orders/fallback", "backend saw /v1/fallback", 2*time.Minute)
+	})
+
+	t.Run("broken init falls back through a cold boot", func(t *testing.T) {
+		// The new init dies, the kernel panics and the machine resets: the
+		// firmware and systemd-boot read the boot configuration, which the
+		// old init left pointing at the previous root.
+		out, err := runErr(filepath.Join(bin, "edgegate"), "update", "--host", fmt.Sprintf("127.0.0.1:%d", a.gkPort),
+			"--password-file", password, "--wait", "8m", filepath.Dir(brokenInit.Disk))
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("edgegate update of a broken init: want exit 3 (fell back), got %v\n%s", err, out)
+		}
+		if !strings.Contains(a.console.String(), "brokeninit: this init is broken on purpose") {
+			t.Fatal("the broken init never ran: the try-once boot did not start the new root")
+		}
+		_, cur, err := a.gokrazy(http.MethodGet, "/", string(trimNL(pw)))
+		if err != nil || cur != good.BuildID {
+			t.Fatalf("device runs %q (%v), want the previous build %s", cur, err, good.BuildID)
+		}
+		a.waitServed("/orders/cold", "backend saw /v1/cold", 2*time.Minute)
 	})
 
 	t.Run("all requests counted at the gate", func(t *testing.T) {

@@ -123,7 +123,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintln(o.Progress, "try-once boot of the new root armed; rebooting")
 	start := time.Now()
-	if err := c.post(ctx, "/reboot"); err != nil {
+	// Services get 45 s after SIGTERM (the appliance's launcher needs at
+	// most 20 s and then syncs the boot configuration) instead of gokrazy's
+	// default 100 s.
+	if err := c.post(ctx, "/reboot?wait_per_signal=45s"); err != nil {
 		return nil, err
 	}
 	cur, err := c.waitBuild(ctx, prev, o.BuildID, o.Wait, o.Poll)
