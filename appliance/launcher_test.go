@@ -220,3 +220,51 @@ func TestLauncher(t *testing.T) {
 		t.Fatal("launcher did not stop")
 	}
 }
+
+// TestLauncherRetriesMount: a stick that cannot be mounted at first (still
+// settling) is tried again, a bounded number of times.
+func TestLauncherRetriesMount(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		failures  int
+		installed bool
+	}{
+		{"mounts on the third try", 2, true},
+		{"never mounts", 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			e := &launcherEnv{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), state: filepath.Join(root, "perm"), console: &syncBuffer{}}
+			for _, d := range []string{e.sys, e.dev} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.plug(t, "sdb", signedFiles(t, "acme"))
+			tries := 0
+			l := &Launcher{
+				Console: NewConsole(e.console), SysBlock: e.sys, DevDir: e.dev, MountDir: filepath.Join(root, "mnt"),
+				StateDir: e.state, ProvisioningDir: filepath.Join(e.state, "provisioning"),
+				Mount: func(dev, dir string) error {
+					if tries++; tries <= tc.failures {
+						return fmt.Errorf("device busy")
+					}
+					return extractMount(dev, dir)
+				},
+				Unmount: os.RemoveAll,
+			}
+			l.defaults()
+			seen := map[string]string{}
+			installed := false
+			for range 2 * maxMountTries {
+				installed = l.scan(seen) || installed
+			}
+			if installed != tc.installed {
+				t.Fatalf("installed %v after %d mount attempts", installed, tries)
+			}
+			if want := min(tc.failures+1, maxMountTries); tries != want {
+				t.Fatalf("%d mount attempts, want %d", tries, want)
+			}
+		})
+	}
+}
