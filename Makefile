@@ -7,6 +7,9 @@ TARGET    ?= amd64
 # Packages `make test` installs when missing (Debian; needs root, as in CI).
 TEST_DEBS := qemu-system-x86 qemu-system-arm ovmf systemd-boot-efi mtools dosfstools squashfs-tools e2fsprogs fdisk chromium
 TEST_TIMEOUT ?= 45m
+# h2spec, the HTTP/2 conformance tester, run against the TLS listener.
+H2SPEC_VERSION := v2.2.1+incompatible
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 
 .PHONY: all build demo test test-deps lint bench image clean
 
@@ -23,6 +26,7 @@ demo: build
 # Chromium). It only calls apt-get for what is missing.
 test-deps:
 	./scripts/install-deps.sh $(TEST_DEBS)
+	@test -x $(GOBIN_DIR)/h2spec || $(GO) install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -30,6 +34,7 @@ lint:
 
 test: test-deps lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	PATH="$(GOBIN_DIR):$$PATH" $(GO) test -tags h2spec -run H2Spec -count=1 ./gateway/
 
 bench: build
 	$(GO) run ./bench/cmd/edgebench

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -144,13 +143,10 @@ func (rp *Reporter) drain(batch [][]byte) {
 	}
 }
 
+// encode writes r as JSON; AppendJSON is json.Marshal's output without its
+// reflection and allocations.
 func (rp *Reporter) encode(r *analytics.Record) []byte {
-	b, err := json.Marshal(r)
-	if err != nil { // a Record has only strings and numbers; cannot happen
-		rp.log.Error("encode analytics record", "err", err)
-		return []byte("{}")
-	}
-	return b
+	return r.AppendJSON(nil)
 }
 
 // write commits batch to the spool, counting what could not be kept.
