@@ -14,24 +14,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
 )
 
-// TestConformanceBinary runs the conformance cases that need no
-// subscriptions against the real bin/edgegate (`edgegate run --apis-dir`),
-// over HTTP/1.1, h2c, HTTP/2 and HTTP/3. Local definition files carry no
-// subscriptions, so the api-key and jwt cases run in TestConformance only.
+// TestConformanceBinary runs every conformance case against the real
+// bin/edgegate (`edgegate run --apis-dir`, keys in the directory's
+// subscriptions.json) over HTTP/1.1, h2c, HTTP/2 and HTTP/3.
 func TestConformanceBinary(t *testing.T) {
 	bin := buildEdgegate(t)
 	jwtKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defs, _ := confAPIs(t, jwtKey)
+	defs, subs := confAPIs(t, jwtKey)
 	dir := t.TempDir()
 	apis := filepath.Join(dir, "apis")
 	if err := os.Mkdir(apis, 0o755); err != nil {
@@ -45,6 +43,13 @@ func TestConformanceBinary(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(apis, d["id"].(string)+".json"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	subsJSON, err := json.Marshal(subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(apis, "subscriptions.json"), subsJSON, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cert, pool := testCert(t)
 	certFile, keyFile := writeCertFiles(t, dir, cert)
@@ -88,13 +93,8 @@ func TestConformanceBinary(t *testing.T) {
 		{"HTTP/2", "h2", "https://" + tlsAddr, &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}, 2},
 		{"HTTP/3", "h3", "https://" + tlsAddr, h3, 3},
 	}
-	var cases []confCase
-	for _, tc := range confCases(t, jwtKey) {
-		if !needsSubscription(tc.path) {
-			cases = append(cases, tc)
-		}
-	}
-	if len(cases) < 50 {
+	cases := confCases(t, jwtKey)
+	if len(cases) < 60 {
 		t.Fatalf("only %d binary cases", len(cases))
 	}
 	for _, cl := range clients {
@@ -109,15 +109,6 @@ func TestConformanceBinary(t *testing.T) {
 			}
 		})
 	}
-}
-
-func needsSubscription(path string) bool {
-	for _, p := range []string{"/key", "/quota", "/jwt"} {
-		if strings.HasPrefix(path, p+"/") || path == p {
-			return true
-		}
-	}
-	return false
 }
 
 // buildEdgegate compiles ../cmd/edgegate into a temporary directory.
