@@ -6,9 +6,10 @@
 // Run starts one local backend (an nginx returning a fixed ~100-byte body)
 // and, in front of it, every target: the direct path (no proxy), nginx,
 // haproxy, caddy, a plain Go httputil.ReverseProxy (bench/cmd/benchproxy)
-// and edgegate in three setups (a keyless route; an API-key plan with a
-// rate-limit policy and analytics; a keyless route among 1,000 deployed
-// APIs). It then measures every target, round after round, interleaved:
+// and edgegate (`edgegate run --apis-dir`) in three setups: a keyless
+// route; an API-key plan with a rate-limit policy and analytics, its key in
+// the directory's subscriptions file; a keyless route among 1,000 deployed
+// APIs. It then measures every target, round after round, interleaved:
 //
 //   - requests per second with a closed-loop generator (wrk, keep-alive);
 //   - CPU microseconds per request of the proxy's process tree, from the

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/apidef"
+	"github.com/edgegate/edgegate/gateway/controlplane"
 )
 
 // The edgegate setups the harness measures.
 const (
+	// BenchAPIKey is the API key of the api-key target's subscription.
+	BenchAPIKey = "edgebench-0123456789abcdef"
 	// rateLimit is the api-key scenario's limit per second: far above what
 	// one core can serve, so the policy does all its work and never refuses.
 	rateLimit = 100_000_000
@@ -47,6 +51,16 @@ func APIKeyAPI(id, contextPath, backend string) *apidef.API {
 	return a
 }
 
+// APIKeySubscription subscribes an application to api's first plan (an
+// api-key plan) with BenchAPIKey.
+func APIKeySubscription(api *apidef.API) wire.Subscription {
+	return wire.Subscription{
+		ID: api.ID + "-sub", API: api.ID, Plan: api.Plans[0].ID,
+		Application: "edgebench", ApplicationName: "edgebench",
+		Key: BenchAPIKey, Status: wire.SubAccepted,
+	}
+}
+
 func baseAPI(id, contextPath, backend string) *apidef.API {
 	// backend is a loopback host:port, which needs no JSON escaping.
 	target := json.RawMessage(`{"target":"http://` + backend + `"}`)
@@ -67,15 +81,23 @@ func baseAPI(id, contextPath, backend string) *apidef.API {
 	}
 }
 
-// WriteAPIsDir writes one file per definition (ID.json) into dir, for
-// `edgegate run --apis-dir` or `cloudgate api import`.
-func WriteAPIsDir(dir string, apis []*apidef.API) error {
+// WriteAPIsDir writes a directory for `edgegate run --apis-dir`: one file
+// per definition (ID.json) and, when there are any, the subscriptions in
+// controlplane.SubscriptionsFile.
+func WriteAPIsDir(dir string, apis []*apidef.API, subs []wire.Subscription) error {
 	for _, a := range apis {
 		if err := WriteAPI(filepath.Join(dir, a.ID+".json"), a); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(subs) == 0 {
+		return nil
+	}
+	b, err := json.MarshalIndent(subs, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode subscriptions: %w", err)
+	}
+	return writeFile(filepath.Join(dir, controlplane.SubscriptionsFile), string(b)+"\n")
 }
 
 // WriteAPI validates a and writes it to path. Validating first makes a

@@ -32,7 +32,7 @@ type Report struct {
 	Summaries []Summary
 	// Skipped maps a target that could not start to the reason.
 	Skipped map[string]string
-	// BuildErrors say why cmd/edgegate or cmd/cloudgate could not be built.
+	// BuildErrors say why cmd/edgegate could not be built.
 	BuildErrors []string
 }
 

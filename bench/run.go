@@ -24,9 +24,8 @@ type Options struct {
 	// Targets to measure, from AllTargets; empty means all. Direct and
 	// Nginx are always added: ratios and added latency need them.
 	Targets []string
-	// Edgegate and Cloudgate are binaries to use; empty builds them from
-	// ./cmd/edgegate and ./cmd/cloudgate.
-	Edgegate, Cloudgate string
+	// Edgegate is the binary to measure; empty builds ./cmd/edgegate.
+	Edgegate string
 	// WorkDir keeps configurations and logs; empty uses a temporary
 	// directory that is removed afterwards.
 	WorkDir string
@@ -158,20 +157,14 @@ func prepare(ctx context.Context, o Options, dir string, rep *Report) (env, erro
 	if err := build(ctx, goCmd, root, "./bench/cmd/benchproxy", e.benchproxy); err != nil {
 		return e, err
 	}
-	e.edgegate, e.cloudgate = o.Edgegate, o.Cloudgate
-	for _, b := range []struct {
-		path *string
-		name string
-	}{{&e.edgegate, "edgegate"}, {&e.cloudgate, "cloudgate"}} {
-		if *b.path != "" {
-			continue
-		}
-		out := filepath.Join(dir, "bin", b.name)
-		fmt.Fprintf(o.Log, "building cmd/%s\n", b.name)
-		if err := build(ctx, goCmd, root, "./cmd/"+b.name, out); err != nil {
+	e.edgegate = o.Edgegate
+	if e.edgegate == "" {
+		out := filepath.Join(dir, "bin", "edgegate")
+		fmt.Fprintln(o.Log, "building cmd/edgegate")
+		if err := build(ctx, goCmd, root, "./cmd/edgegate", out); err != nil {
 			rep.BuildErrors = append(rep.BuildErrors, err.Error())
 		} else {
-			*b.path = out
+			e.edgegate = out
 		}
 	}
 	if rep.CPUs >= 2 {
@@ -221,13 +214,11 @@ func startTargets(ctx context.Context, e env, names []string, rep *Report) []*Ta
 
 func stopAll(backend *process, ts []*Target, log io.Writer) {
 	for _, t := range ts {
-		for _, p := range []*process{t.proc, t.aux} {
-			if p == nil {
-				continue
-			}
-			if err := p.stop(5 * time.Second); err != nil {
-				fmt.Fprintf(log, "stop %s: %v\n", t.Name, err)
-			}
+		if t.proc == nil {
+			continue
+		}
+		if err := t.proc.stop(5 * time.Second); err != nil {
+			fmt.Fprintf(log, "stop %s: %v\n", t.Name, err)
 		}
 	}
 	if err := backend.stop(5 * time.Second); err != nil {

@@ -6,8 +6,8 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"time"
 
+	"github.com/edgegate/edgegate/cloudgate/wire"
 	"github.com/edgegate/edgegate/gateway/apidef"
 )
 
@@ -37,7 +37,6 @@ type Target struct {
 	Path   string // request path
 	Header string // extra request header, or ""
 	proc   *process
-	aux    *process // a helper the target needs (its Cloud Gate), or nil
 	tree   Tree
 }
 
@@ -55,7 +54,6 @@ type env struct {
 	proxyCPU   int    // -1: no pinning
 	benchproxy string // binary of bench/cmd/benchproxy
 	edgegate   string // binary of cmd/edgegate, "" when unavailable
-	cloudgate  string // binary of cmd/cloudgate, "" when unavailable
 	hz         int
 	log        io.Writer
 }
@@ -96,11 +94,6 @@ func startTarget(ctx context.Context, e env, name string) (*Target, error) {
 		return nil, fmt.Errorf("unknown target %q (known: %v)", name, AllTargets)
 	}
 	if err != nil {
-		if t.aux != nil {
-			if serr := t.aux.stop(2 * time.Second); serr != nil {
-				err = fmt.Errorf("%w (and %w)", err, serr)
-			}
-		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	t.tree = Tree{Root: t.proc.pid(), ClockTicks: e.hz}
@@ -122,11 +115,19 @@ func startServer(ctx context.Context, name, dir string, cpu int, env []string, p
 	return p, waitOrStop(ctx, p, probe, header)
 }
 
-// startEdgegate runs `edgegate run`: with --apis-dir for the keyless
-// targets, and provisioned by a Cloud Gate for the api-key target.
+// startEdgegate writes the target's definitions (and subscriptions) into
+// an apis directory and runs `edgegate run --apis-dir` on it.
 func startEdgegate(ctx context.Context, e env, t *Target, dir string) error {
 	if e.edgegate == "" {
 		return fmt.Errorf("no edgegate binary (see the build error)")
+	}
+	apisDir, err := site(dir, "apis")
+	if err != nil {
+		return err
+	}
+	apis, subs := edgegateConfig(t, e.backend)
+	if err := WriteAPIsDir(apisDir, apis, subs); err != nil {
+		return err
 	}
 	dataDir, err := site(dir, "data")
 	if err != nil {
@@ -136,59 +137,28 @@ func startEdgegate(ctx context.Context, e env, t *Target, dir string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{e.edgegate, "run", "--listen", t.Addr, "--admin-listen", admin, "--data-dir", dataDir}
-	if t.Name == EdgegateAPIKey {
-		more, err := provisionAPIKey(ctx, e, t, dir)
-		if err != nil {
-			return err
-		}
-		args = append(args, more...)
-	} else {
-		apisDir, err := site(dir, "apis")
-		if err != nil {
-			return err
-		}
-		if err := WriteAPIsDir(apisDir, keylessAPIs(t, e.backend)); err != nil {
-			return err
-		}
-		args = append(args, "--apis-dir", apisDir)
-	}
-	t.proc, err = startServer(ctx, t.Name, dir, e.proxyCPU, goEnv, t.URL(), t.Header, "", "", args...)
+	t.proc, err = startServer(ctx, t.Name, dir, e.proxyCPU, goEnv, t.URL(), t.Header, "", "",
+		e.edgegate, "run", "--apis-dir", apisDir, "--listen", t.Addr, "--admin-listen", admin, "--data-dir", dataDir)
 	return err
 }
 
-// provisionAPIKey starts the target's Cloud Gate, deploys the api-key API
-// with a subscription, sets the target's key header and returns the
-// edgegate flags naming the installation details.
-func provisionAPIKey(ctx context.Context, e env, t *Target, dir string) ([]string, error) {
-	if e.cloudgate == "" {
-		return nil, fmt.Errorf("no cloudgate binary (see the build error)")
+// edgegateConfig is what each edgegate target deploys; it also sets the
+// target's request path and header.
+func edgegateConfig(t *Target, backend string) ([]*apidef.API, []wire.Subscription) {
+	switch t.Name {
+	case EdgegateAPIKey:
+		a := APIKeyAPI("bench-apikey", "/bench", backend)
+		t.Header = "X-Gravitee-Api-Key: " + BenchAPIKey
+		return []*apidef.API{a}, []wire.Subscription{APIKeySubscription(a)}
+	case Edgegate1000APIs:
+		apis := make([]*apidef.API, ManyAPIs)
+		for i := range apis {
+			n := strconv.Itoa(i)
+			apis[i] = KeylessAPI("bench-api-"+n, "/api-"+n, backend, false)
+		}
+		t.Path = "/api-" + strconv.Itoa(ManyAPIs/2) + "/"
+		return apis, nil
+	default:
+		return []*apidef.API{KeylessAPI("bench-keyless", "/bench", backend, false)}, nil
 	}
-	g, err := startGate(ctx, e.cloudgate, dir)
-	if err != nil {
-		return nil, err
-	}
-	t.aux = g.proc
-	gw := filepath.Join(dir, "installation")
-	key, err := g.provision(ctx, APIKeyAPI("bench-apikey", "/bench", e.backend), gw)
-	if err != nil {
-		return nil, err
-	}
-	t.Header = "X-Gravitee-Api-Key: " + key
-	return []string{"--cloud-token-file", filepath.Join(gw, "cloud-token"), "--license-file", filepath.Join(gw, "license.key")}, nil
-}
-
-// keylessAPIs is what a keyless edgegate target deploys; it also sets the
-// target's request path.
-func keylessAPIs(t *Target, backend string) []*apidef.API {
-	if t.Name != Edgegate1000APIs {
-		return []*apidef.API{KeylessAPI("bench-keyless", "/bench", backend, false)}
-	}
-	apis := make([]*apidef.API, ManyAPIs)
-	for i := range apis {
-		n := strconv.Itoa(i)
-		apis[i] = KeylessAPI("bench-api-"+n, "/api-"+n, backend, false)
-	}
-	t.Path = "/api-" + strconv.Itoa(ManyAPIs/2) + "/"
-	return apis
 }

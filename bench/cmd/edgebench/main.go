@@ -37,7 +37,6 @@ func run() int {
 	flag.IntVar(&def.Connections, "connections", 50, "closed-loop connections")
 	targets := flag.String("targets", "", "comma-separated targets (default all: "+strings.Join(bench.AllTargets, ",")+")")
 	flag.StringVar(&def.Edgegate, "edgegate", "", "edgegate binary to measure (default: build ./cmd/edgegate)")
-	flag.StringVar(&def.Cloudgate, "cloudgate", "", "cloudgate binary that provisions the api-key target (default: build ./cmd/cloudgate)")
 	flag.StringVar(&def.WorkDir, "workdir", "", "keep configurations and logs here (default: a temporary directory, removed)")
 	noInstall := flag.Bool("no-install", false, "do not apt-get missing programs")
 	out := flag.String("out", "build/bench.md", "also write the report here (empty: do not)")
