@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegate/edgegate/gateway/h1"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -31,6 +32,10 @@ type Listeners struct {
 	TLSConfig *tls.Config
 	// NoHTTP3 turns HTTP/3 off on the TLS address.
 	NoHTTP3 bool
+	// HTTP1Engine picks the server of HTTP/1.x on the HTTP address:
+	// HTTP1EngineLean (package h1) or HTTP1EngineNetHTTP; "" is
+	// DefaultHTTP1Engine. HTTP/2 (h2c) is served by net/http either way.
+	HTTP1Engine string
 
 	HTTPListener net.Listener   // instead of HTTP
 	TLSListener  net.Listener   // instead of TLS (TCP side, not yet wrapped in TLS)
@@ -130,13 +135,10 @@ func (g *Gateway) openServers(l Listeners) (*servers, error) {
 		if err != nil {
 			return nil, err
 		}
-		srv := g.newHTTPServer(g.Handler())
-		srv.Protocols = new(http.Protocols)
-		srv.Protocols.SetHTTP1(true)
-		srv.Protocols.SetUnencryptedHTTP2(true)
-		ln = inspectListener{limitConns(ln, g.opts.Limits.MaxConns)}
-		s.runs = append(s.runs, func() error { return srv.Serve(ln) })
-		s.shutdowns = append(s.shutdowns, srv.Shutdown)
+		if err := g.openHTTP(s, ln, l.HTTP1Engine); err != nil {
+			_ = ln.Close() // nothing served on it yet
+			return nil, err
+		}
 	}
 	if l.TLS != "" || l.TLSListener != nil {
 		if err := g.openTLS(s, l); err != nil {
@@ -148,6 +150,46 @@ func (g *Gateway) openServers(l Listeners) (*servers, error) {
 		return nil, errors.New("serve: no listener configured (set --listen or --tls-listen)")
 	}
 	return s, nil
+}
+
+// HTTP/1.x engines of the cleartext listener (Listeners.HTTP1Engine).
+const (
+	HTTP1EngineLean    = "lean"
+	HTTP1EngineNetHTTP = "net/http"
+	DefaultHTTP1Engine = HTTP1EngineNetHTTP
+)
+
+// openHTTP serves the cleartext listener: net/http serves HTTP/1.1 and
+// h2c, or package h1 serves HTTP/1.x and hands HTTP/2 connections to
+// net/http.
+func (g *Gateway) openHTTP(s *servers, ln net.Listener, engine string) error {
+	if engine == "" {
+		engine = DefaultHTTP1Engine
+	}
+	srv := g.newHTTPServer(g.Handler())
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	switch engine {
+	case HTTP1EngineNetHTTP:
+		iln := inspectListener{limitConns(ln, g.opts.Limits.MaxConns)}
+		s.runs = append(s.runs, func() error { return srv.Serve(iln) })
+		s.shutdowns = append(s.shutdowns, srv.Shutdown)
+	case HTTP1EngineLean:
+		lim := g.opts.Limits
+		fl := h1.NewConnListener(ln.Addr())
+		hs := &h1.Server{
+			Handler: srv.Handler, ReadHeaderTimeout: lim.ReadHeaderTimeout, IdleTimeout: lim.IdleTimeout,
+			WriteTimeout: lim.WriteTimeout, MaxHeaderBytes: lim.MaxHeaderBytes,
+			ConnContext: connContext, HandOff: fl.Push, Log: g.log,
+		}
+		lln := limitConns(ln, lim.MaxConns)
+		s.runs = append(s.runs, func() error { return hs.Serve(lln) }, func() error { return srv.Serve(inspectListener{fl}) })
+		s.shutdowns = append(s.shutdowns, hs.Shutdown, srv.Shutdown)
+	default:
+		return fmt.Errorf("serve: unknown HTTP/1 engine %q (want %q or %q)", engine, HTTP1EngineLean, HTTP1EngineNetHTTP)
+	}
+	return nil
 }
 
 func listenTCP(ln net.Listener, addr string) (net.Listener, error) {

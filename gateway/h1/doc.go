@@ -1,0 +1,30 @@
+// Package h1 is edgegate's lean HTTP/1.1 server for the cleartext listener.
+//
+// net/http's server allocates a Request, Header and URL per request and, for
+// every request without a body, starts a background read (an extra read
+// system call and a deadline change to stop it) to notice a client that
+// goes away. On small VMs where a system call costs microseconds this is a
+// large share of a proxied request. Server serves HTTP/1.0 and HTTP/1.1 on
+// a connection with pooled buffers, reuses the Request, URL and Header map
+// from one request to the next on a connection, and only notices a closed
+// client on its next read or write.
+//
+// Server calls an ordinary http.Handler (the gateway's one pipeline); its
+// ResponseWriter implements http.Flusher and http.Hijacker, and the
+// deadline methods http.ResponseController looks for.
+//
+// Connections that begin with the HTTP/2 preface ("PRI * HTTP/2.0") or ask
+// for "Upgrade: h2c" are handed, with the bytes already read, to HandOff
+// (typically a ConnListener served by an http.Server with h2c on).
+//
+// Edge rules: ReadHeaderTimeout bounds the header block, IdleTimeout the
+// wait between requests, MaxHeaderBytes the header block (431 beyond);
+// conflicting Content-Length values, Content-Length with Transfer-Encoding,
+// obsolete line folding, a space before a colon, a missing or repeated Host
+// and malformed framing are answered 400 and the connection is closed.
+// Request bodies are framed strictly (Content-Length or chunked); the
+// handler bounds their size.
+//
+// Shutdown stops accepting, closes idle connections, lets requests in
+// flight finish and closes what is left when its context ends.
+package h1

@@ -1,0 +1,45 @@
+package h1
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzParseRequest checks that the parser never panics and that every
+// request it accepts is one net/http also accepts, with the same method,
+// host, path, query and body length (the parser is stricter, never looser).
+func FuzzParseRequest(f *testing.F) {
+	for _, seed := range []string{
+		"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+		"GET /a/b?x=1&y HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\nX-A: 1\r\nx-a: 2\r\n\r\n",
+		"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+		"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"GET http://h/x%20y HTTP/1.1\r\nHost: h\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+		"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
+		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		"PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		req, err := parseOne(t, raw)
+		if err != nil {
+			return
+		}
+		std, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatalf("accepted what net/http refuses (%v): %q", err, raw)
+		}
+		if req.Method != std.Method || req.Host != std.Host || req.URL.Path != std.URL.Path ||
+			req.URL.RawQuery != std.URL.RawQuery || req.ContentLength != std.ContentLength || req.Close != std.Close {
+			t.Fatalf("disagrees with net/http on %q:\n got %s %s %s %s %d %v\nwant %s %s %s %s %d %v", raw,
+				req.Method, req.Host, req.URL.Path, req.URL.RawQuery, req.ContentLength, req.Close,
+				std.Method, std.Host, std.URL.Path, std.URL.RawQuery, std.ContentLength, std.Close)
+		}
+		_, _ = io.Copy(io.Discard, req.Body) // body reads must not panic either
+	})
+}

@@ -1,0 +1,322 @@
+package h1
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// parseError is a request the server answers itself, then closes.
+type parseError struct {
+	status int
+	text   string
+}
+
+func (e *parseError) Error() string { return strconv.Itoa(e.status) + " " + e.text }
+
+func badRequest(text string) *parseError { return &parseError{http.StatusBadRequest, text} }
+
+var (
+	errHeaderTooLarge = &parseError{http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large"}
+	errObsFold        = badRequest("obsolete line folding is not accepted")
+	errAmbiguous      = badRequest("Content-Length together with Transfer-Encoding is not accepted")
+	errBadLength      = badRequest("bad or conflicting Content-Length")
+	errHost           = badRequest("missing, repeated or malformed Host header")
+	errRequestLine    = badRequest("malformed request line")
+	errHeaderLine     = badRequest("malformed header line")
+	errTarget         = badRequest("malformed request target")
+	errVersion        = &parseError{http.StatusHTTPVersionNotSupported, "HTTP Version Not Supported"}
+	errTE             = &parseError{http.StatusNotImplemented, "unsupported transfer encoding"}
+	errExpect         = &parseError{http.StatusExpectationFailed, "unsupported Expect"}
+)
+
+// maxLeadingEmptyLines is how many empty lines may precede a request line
+// (RFC 9112 2.2 allows ignoring at least one).
+const maxLeadingEmptyLines = 4
+
+// readBlock reads one header block (request line to the empty line, or a
+// chunked trailer when trailer is set) into c.hblk.
+func (c *conn) readBlock(trailer bool) error {
+	c.hblk = c.hblk[:0]
+	limit := c.srv.MaxHeaderBytes + 4096 // like net/http: slack for the request line
+	lineStart, empties := 0, 0
+	for {
+		part, err := c.br.ReadSlice('\n')
+		if len(c.hblk)+len(part) > limit {
+			return errHeaderTooLarge
+		}
+		c.hblk = append(c.hblk, part...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		line := c.hblk[lineStart:]
+		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+			if lineStart > 0 || trailer {
+				return nil
+			}
+			if empties++; empties > maxLeadingEmptyLines {
+				return errRequestLine
+			}
+			c.hblk = c.hblk[:0]
+			continue
+		}
+		lineStart = len(c.hblk)
+	}
+}
+
+// readRequest reads and parses the next request's header block into the
+// connection's reused Request.
+func (c *conn) readRequest() (*http.Request, error) {
+	if err := c.readBlock(false); err != nil {
+		return nil, err
+	}
+	return c.parseRequest(string(c.hblk))
+}
+
+// nextLine splits s after its first line, without the line end.
+func nextLine(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
+	}
+	line, rest = s[:i], s[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// parseRequest parses a whole header block (one string: every name and
+// value is a substring of it).
+func (c *conn) parseRequest(s string) (*http.Request, error) {
+	line, rest := nextLine(s)
+	req := &c.req
+	*req = *c.tmpl
+	if err := parseRequestLine(req, line); err != nil {
+		return nil, err
+	}
+	if err := c.parseTarget(req); err != nil {
+		return nil, err
+	}
+	hdr := c.hdr
+	clear(hdr)
+	if err := parseHeaders(hdr, rest); err != nil {
+		return nil, err
+	}
+	req.Header = hdr
+	req.RemoteAddr = c.remote
+	if err := setHost(req); err != nil {
+		return nil, err
+	}
+	req.Close = shouldClose(req)
+	return req, nil
+}
+
+func parseRequestLine(req *http.Request, line string) error {
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !validToken(method) || target == "" {
+		return errRequestLine
+	}
+	switch proto {
+	case "HTTP/1.1":
+		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
+	case "HTTP/1.0":
+		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.0", 1, 0
+	default:
+		if strings.HasPrefix(proto, "HTTP/") && len(proto) == 8 && proto[6] == '.' {
+			return errVersion
+		}
+		return errRequestLine
+	}
+	for i := 0; i < len(target); i++ {
+		if b := target[i]; b <= ' ' || b == 0x7f {
+			return errTarget
+		}
+	}
+	req.Method, req.RequestURI = method, target
+	return nil
+}
+
+// parseTarget fills the reused URL: origin-form paths made of characters
+// that need no escaping take a fast path, everything else url.ParseRequestURI.
+func (c *conn) parseTarget(req *http.Request) error {
+	u := &c.url
+	*u = url.URL{}
+	req.URL = u
+	target := req.RequestURI
+	path, query, hasQuery := strings.Cut(target, "?")
+	if path != "" && path[0] == '/' && plainPath(path) && !strings.Contains(query, "#") {
+		u.Path, u.RawQuery, u.ForceQuery = path, query, hasQuery && query == ""
+		return nil
+	}
+	authority := req.Method == http.MethodConnect && target[0] != '/'
+	raw := target
+	if authority {
+		raw = "http://" + target
+	}
+	p, err := url.ParseRequestURI(raw)
+	if err != nil {
+		return errTarget
+	}
+	*u = *p
+	if authority {
+		u.Scheme = ""
+	}
+	return nil
+}
+
+// plainPath reports whether p has no byte that url.URL would escape or
+// unescape, so Path is p itself and RawPath is empty.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		b := p[i]
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case strings.IndexByte("-_.~/$&+,:;=@", b) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parseHeaders parses header lines up to the empty line into hdr. Values
+// share one backing array.
+func parseHeaders(hdr http.Header, s string) error {
+	vals := make([]string, 0, strings.Count(s, "\n"))
+	for {
+		line, rest := nextLine(s)
+		if line == "" {
+			return nil
+		}
+		s = rest
+		if line[0] == ' ' || line[0] == '\t' {
+			return errObsFold
+		}
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 || !validToken(line[:colon]) {
+			return errHeaderLine
+		}
+		value := trimOWS(line[colon+1:])
+		if !validValue(value) {
+			return errHeaderLine
+		}
+		key := textproto.CanonicalMIMEHeaderKey(line[:colon])
+		vals = append(vals, value)
+		if vv, ok := hdr[key]; ok {
+			hdr[key] = append(vv, value)
+		} else {
+			hdr[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
+	}
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// validToken reports whether s is an RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(b byte) bool {
+	switch {
+	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+}
+
+// validValue refuses control characters other than tab.
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// setHost moves the Host header into req.Host; HTTP/1.1 needs exactly one.
+func setHost(req *http.Request) error {
+	hosts, ok := req.Header["Host"]
+	delete(req.Header, "Host")
+	if len(hosts) > 1 || req.ProtoMinor == 1 && !ok {
+		return errHost
+	}
+	if ok && !validHost(hosts[0]) {
+		return errHost
+	}
+	switch {
+	case req.URL.Host != "":
+		req.Host = req.URL.Host
+	case ok:
+		req.Host = hosts[0]
+	}
+	return nil
+}
+
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		b := h[i]
+		if isTokenByte(b) || b == ':' || b == '[' || b == ']' || b == '@' || b == '(' || b == ')' || b == ',' || b == ';' || b == '=' {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// shouldClose reports whether the client asked to close after this
+// request.
+func shouldClose(req *http.Request) bool {
+	conn := req.Header["Connection"]
+	if req.ProtoMinor == 0 {
+		return !hasToken(conn, "keep-alive")
+	}
+	return hasToken(conn, "close")
+}
+
+// hasToken reports whether a comma-separated header lists tok.
+func hasToken(vv []string, tok string) bool {
+	for _, v := range vv {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(trimOWS(f), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isH2CUpgrade reports whether the request asks to switch to HTTP/2.
+func isH2CUpgrade(h http.Header) bool {
+	return hasToken(h["Upgrade"], "h2c") && hasToken(h["Connection"], "upgrade")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
