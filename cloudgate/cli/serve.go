@@ -28,6 +28,7 @@ func runServe(e *env, args []string) error {
 	fs.DurationVar(&o.TokenTTL, "token-ttl", 365*24*time.Hour, "validity of issued Cloud Tokens")
 	fs.DurationVar(&o.LicenseTTL, "license-ttl", 365*24*time.Hour, "validity of issued licenses")
 	fs.StringVar(&o.LicenseTier, "license-tier", "universe", "tier of issued licenses")
+	fs.StringVar(&o.DownloadsDir, "downloads-dir", "", "directory of appliance images the console offers for download (e.g. build/)")
 	fs.StringVar(&features, "license-features", "", "comma-separated features of issued licenses")
 	fs.DurationVar(&o.AnalyticsRetention, "analytics-retention", 90*24*time.Hour, "how long request records are kept (0 keeps them forever)")
 	pos, err := parse(fs, args)

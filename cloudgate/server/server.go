@@ -72,6 +72,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DownloadsDir, when set, is offered by the console at
+	// /console/downloads/ (appliance images for the Deploy Gateway wizard).
+	DownloadsDir string
 	// Store tunes the database; nil means its defaults.
 	Store *store.Options
 	// AnalyticsRetention is how long request records are kept; 0 means 90
@@ -177,7 +180,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /sync", s.handleSync)
 	mux.HandleFunc("POST /reports", s.handleReports)
 	s.routeManagement(mux)
-	mux.Handle("/console/", console.Handler())
+	mux.Handle("/console/", console.New(&console.Options{DownloadsDir: s.opts.DownloadsDir}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusFound)
 	})
