@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,6 +232,9 @@ func Init() error {
 		gokrazy.NewService(exec.Command("/gokrazy/randomd")),
 		gokrazy.NewService(exec.Command(InitBinary, "gateway")),
 	}
+	// gokrazy serves its HTTP API from http.DefaultServeMux behind its
+	// password check; SyncPath is added there (see SyncHandler).
+	http.Handle(SyncPath, SyncHandler())
 	if err := gokrazy.SuperviseServices(services); err != nil {
 		return fmt.Errorf("supervise: %w", err)
 	}
@@ -278,6 +282,26 @@ func StartTrial(st BootState) error {
 		return err
 	}
 	return syscall.Exec(InitBinary, []string{InitBinary}, os.Environ())
+}
+
+// SyncPath is the device API endpoint `edgegate update` calls before it
+// reboots the device.
+const SyncPath = "/edgegate/sync"
+
+// SyncHandler answers POST by flushing every dirty block to disk.
+// gokrazy's /update/bootonly and /update/testboot edit the boot
+// configuration in place through the block device and do not sync; its
+// reboot reads that configuration back through vfat (kexec), or the
+// firmware reads it after a reset, and neither sees unwritten pages.
+func SyncHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		unix.Sync()
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // cleanBootConfig removes leftover try-once flags after a normal boot (for

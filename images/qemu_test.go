@@ -68,6 +68,8 @@ func bootAppliance(t *testing.T, disk, stick string) *appliance {
 	a.qemu = startChild(t, "qemu", a.console, argv...)
 	t.Cleanup(func() {
 		if t.Failed() {
+			t.Logf("--- appliance console, boot and edgegate lines:\n%s", grepLines(a.console.String(),
+				"edgegate:", "VFS: Mounted root", "Kernel panic", "BdsDxe: starting", "sending sigterm", "services shut down", "did not stop"))
 			t.Logf("--- appliance console (last lines):\n%s", tail(a.console.String(), 120))
 		}
 	})
@@ -428,4 +430,18 @@ func TestRpiUserlandQEMU(t *testing.T) {
 		t.Fatalf("the appliance did not format its empty /perm")
 	}
 	waitCount(t, site.gate, a.served)
+}
+
+// grepLines returns the lines of s that contain any of subs.
+func grepLines(s string, subs ...string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(line, sub) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -14,8 +14,10 @@
 //     active root in its command line (plain /update/boot would reset it
 //     to partition 2); the SHA-256 is checked likewise.
 //  4. POST /update/testboot: a try-once boot of the inactive root.
-//  5. POST /reboot.
-//  6. Poll GET / until the device answers with the new build id (it boots
+//  5. POST /edgegate/sync: gokrazy edits the boot configuration in place
+//     without syncing, and its reboot would read it back stale.
+//  6. POST /reboot.
+//  7. Poll GET / until the device answers with the new build id (it boots
 //     the new root on trial, commits it when the gateway is healthy, and
 //     reboots into it; see package appliance). If the device comes back on
 //     the build it ran before, the new build failed its trial: ErrFellBack.
@@ -119,6 +121,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if err := c.post(ctx, "/update/testboot"); err != nil {
+		return nil, err
+	}
+	if err := c.syncDevice(ctx); err != nil {
 		return nil, err
 	}
 	fmt.Fprintln(o.Progress, "try-once boot of the new root armed; rebooting")
@@ -253,6 +258,40 @@ func (c *client) post(ctx context.Context, path string) error {
 	}
 	_, err = readReply(resp, "POST "+path)
 	return err
+}
+
+// writebackWait is how long the kernel takes at most to write dirty pages
+// back by itself (dirty_expire_centisecs 30 s plus one 5 s writeback
+// period): the wait when a device has no sync endpoint.
+const writebackWait = 36 * time.Second
+
+// syncDevice makes the device write its edited boot configuration to disk
+// before the reboot reads it back (see appliance.SyncHandler). A device
+// without the endpoint (an older build) gets the kernel's writeback delay.
+func (c *client) syncDevice(ctx context.Context) error {
+	req, err := c.request(ctx, http.MethodPost, "/edgegate/sync", nil, 0)
+	if err != nil {
+		return err
+	}
+	resp, err := c.upload.Do(req)
+	if err != nil {
+		return fmt.Errorf("update: sync: %w", err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNoContent, http.StatusOK:
+		return nil
+	case http.StatusNotFound:
+		fmt.Fprintf(c.progress, "device has no %s; waiting %s for its kernel to write the boot configuration\n", "/edgegate/sync", writebackWait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(writebackWait):
+			return nil
+		}
+	default:
+		return fmt.Errorf("update: sync: %s", resp.Status)
+	}
 }
 
 // waitBuild polls until the device answers with want (success) or, after

@@ -61,6 +61,8 @@ func (d *device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sum[0] ^= 1
 		}
 		io.WriteString(w, hex.EncodeToString(sum[:]))
+	case "/edgegate/sync":
+		w.WriteHeader(http.StatusNoContent)
 	case "/update/testboot":
 	case "/reboot":
 		d.downPolls = 3
@@ -125,7 +127,7 @@ func TestRun(t *testing.T) {
 			tc.dev.mu.Lock()
 			defer tc.dev.mu.Unlock()
 			order := strings.Join(tc.dev.calls, ",")
-			if !strings.Contains(order, "PUT /update/root,PUT /update/bootonly,POST /update/testboot,POST /reboot") {
+			if !strings.Contains(order, "PUT /update/root,PUT /update/bootonly,POST /update/testboot,POST /edgegate/sync,POST /reboot") {
 				t.Fatalf("call order %s", order)
 			}
 			if len(tc.dev.written["/update/root"]) != 70000 {
