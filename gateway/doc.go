@@ -33,9 +33,11 @@
 //
 // # Caveats
 //
-// The server is net/http (HTTP/1.1, h2c, HTTP/2) and quic-go's http3 server
-// (HTTP/3) on one handler; it is not the fastest HTTP/1.1 engine available in
-// Go, but it is one that serves every protocol with a single pipeline. Plain
+// The servers are package h1 (HTTP/1.x on the cleartext listener; it hands
+// h2c connections to net/http), net/http (h2c, and HTTP/1.1 and HTTP/2 over
+// TLS) and quic-go's http3 server (HTTP/3), all on one handler, so every
+// protocol goes through a single pipeline; Listeners.HTTP1Engine can put
+// net/http back on the cleartext listener. Plain
 // http:// endpoints are called with edgegate's own HTTP/1.1 client
 // (upstream_h1.go), which avoids http.Transport's goroutine hand-offs;
 // https:// and HTTP/2 endpoints use http.Transport.

@@ -156,7 +156,7 @@ func (g *Gateway) openServers(l Listeners) (*servers, error) {
 const (
 	HTTP1EngineLean    = "lean"
 	HTTP1EngineNetHTTP = "net/http"
-	DefaultHTTP1Engine = HTTP1EngineNetHTTP
+	DefaultHTTP1Engine = HTTP1EngineLean
 )
 
 // openHTTP serves the cleartext listener: net/http serves HTTP/1.1 and

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Body kinds.
@@ -24,16 +25,18 @@ const maxDrain = 256 << 10
 // request that has one (a handler's helper may still hold it after the
 // handler returned); finish makes later reads fail.
 type body struct {
-	mu       sync.Mutex
-	c        *conn
-	kind     int
-	left     int64
-	chunked  io.Reader
-	expect   bool // 100 Continue not sent yet
-	eof      bool
-	broken   bool // a read failed: the framing is lost
-	finished bool
-	closed   bool
+	mu      sync.Mutex
+	c       *conn
+	kind    int
+	left    int64
+	chunked io.Reader
+	expect  bool // 100 Continue not sent yet
+	// noContinue: the final answer went out instead of 100 Continue.
+	noContinue bool
+	eof        bool
+	broken     bool // a read failed: the framing is lost
+	finished   bool
+	closed     bool
 }
 
 var chunkedTE = []string{"chunked"}
@@ -189,12 +192,15 @@ func (b *body) finish() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.finished = true
-	if b.expect {
-		// The client waits for 100 Continue that never came: it may or may
-		// not send the body, so the connection cannot be reused.
+	if b.expect || b.noContinue {
+		// The client may or may not send the body it announced: the
+		// connection cannot be reused.
 		return false
 	}
 	if b.kind == bodyLength && b.left > maxDrain {
+		return false
+	}
+	if b.c.rwc.SetReadDeadline(time.Now().Add(b.c.srv.ReadHeaderTimeout)) != nil {
 		return false
 	}
 	var scratch [4096]byte

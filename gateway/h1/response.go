@@ -74,10 +74,9 @@ func (w *response) writeInformational(code int) {
 }
 
 // sendContinue answers 100 Continue before the first body read.
+// The caller holds the body's lock, which commit takes too: the two never
+// write at the same time, and no 100 follows the final answer.
 func (w *response) sendContinue() error {
-	if w.committed || w.failed {
-		return nil
-	}
 	if _, err := w.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
 		return err
 	}
@@ -143,6 +142,13 @@ func (w *response) writeBody(p []byte) error {
 // Content-Length. next is the data about to be written (for sniffing).
 func (w *response) commit(final bool, next []byte) {
 	w.committed = true
+	if b := w.c.body; b != nil {
+		b.mu.Lock()
+		if b.expect { // a final answer replaces 100 Continue
+			b.expect, b.noContinue = false, true
+		}
+		b.mu.Unlock()
+	}
 	h := w.hdr
 	bodyOK := !w.noBody
 	_, hasTrailer := h["Trailer"]

@@ -38,6 +38,10 @@ func testServer(t *testing.T, s *Server) string {
 
 // echo answers "method path body" and honours a few test headers.
 func echo(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Test") == "noread" {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -147,6 +151,12 @@ func TestServeExchanges(t *testing.T) {
 			func(t *testing.T, r []*http.Response) {
 				if r[0].Trailer.Get("X-T") != "done" {
 					t.Fatalf("trailer %v", r[0].Trailer)
+				}
+			}},
+		{"refused expectation closes", "POST /e HTTP/1.1\r\nHost: h\r\nX-Test: noread\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+			1, []string{""}, true, func(t *testing.T, r []*http.Response) {
+				if r[0].StatusCode != 403 || !r[0].Close {
+					t.Fatalf("status %d, close %v", r[0].StatusCode, r[0].Close)
 				}
 			}},
 		{"http/1.0", "GET /old HTTP/1.0\r\n\r\n", 1, []string{"GET /old "}, true, nil},
