@@ -7,7 +7,9 @@
 // large share of a proxied request. Server serves HTTP/1.0 and HTTP/1.1 on
 // a connection with pooled buffers, reuses the Request, URL and Header map
 // from one request to the next on a connection, and only notices a closed
-// client on its next read or write.
+// client on its next read or write: a request's context is the
+// connection's, which ends when the connection is closed or Shutdown gives
+// up waiting, not when the client goes away mid-request.
 //
 // Server calls an ordinary http.Handler (the gateway's one pipeline); its
 // ResponseWriter implements http.Flusher and http.Hijacker, and the
