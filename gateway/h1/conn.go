@@ -222,6 +222,24 @@ func (c *conn) answerError(perr error) {
 	_, _ = io.WriteString(c.bw, "HTTP/1.1 "+statusLine(pe.status)+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+itoa(len(msg))+"\r\n\r\n"+msg)
 	_ = c.bw.Flush() // the connection closes next; a failed write changes nothing
 	c.srv.Log.Debug("h1: bad request", "remote", c.remote, "err", pe.text)
+	c.linger()
+}
+
+// Bounds of linger.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// linger reads and drops what the client still sends, for a short while,
+// before the connection is closed: closing a socket with unread input
+// resets it, and the reset can destroy the answer before the client has
+// read it.
+func (c *conn) linger() {
+	if c.rwc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, c.br, lingerBytes) // ends at EOF, the deadline or the bound
 }
 
 // handOff passes the connection, with the bytes already read, to

@@ -172,6 +172,18 @@ func TestServeExchanges(t *testing.T) {
 					t.Fatalf("status %d", r[0].StatusCode)
 				}
 			}},
+		{"oversized headers", "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + strings.Repeat("b", 70<<10) + "\r\n\r\n", 1, nil, true,
+			func(t *testing.T, r []*http.Response) {
+				if r[0].StatusCode != 431 {
+					t.Fatalf("status %d", r[0].StatusCode)
+				}
+			}},
+		{"smuggling attempt closes", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n", 1, nil, true,
+			func(t *testing.T, r []*http.Response) {
+				if r[0].StatusCode != 400 {
+					t.Fatalf("status %d", r[0].StatusCode)
+				}
+			}},
 		{"panic closes", "GET /p HTTP/1.1\r\nHost: h\r\nX-Test: panic\r\n\r\n", 0, nil, true, nil},
 		{"hijack", "GET /h HTTP/1.1\r\nHost: h\r\nX-Test: hijack\r\n\r\n", 1, []string{"raw"}, true,
 			func(t *testing.T, r []*http.Response) {
