@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +332,10 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	}
 	if err := <-served; !errors.Is(err, ErrServerClosed) {
 		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "h1.(*conn)") {
+		t.Fatalf("connection goroutines left after Shutdown:\n%s", stacks)
 	}
 }
 
