@@ -22,6 +22,9 @@ func FuzzParseRequest(f *testing.F) {
 		"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n",
 		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
 		"PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nz",
+		"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n",
+		"GET /%zz?%x HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n",
 	} {
 		f.Add(seed)
 	}
