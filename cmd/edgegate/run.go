@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/edgegate/edgegate/gateway"
 	"github.com/edgegate/edgegate/gateway/controlplane"
 	"github.com/edgegate/edgegate/provisioning"
 )
@@ -50,6 +51,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.opts.TLSListen, "tls-listen", "", "TLS listen address (HTTP/1.1, HTTP/2 and HTTP/3 on the same UDP port), e.g. :8443")
 	fs.StringVar(&f.opts.TLSCert, "tls-cert", "", "TLS certificate file (PEM) for --tls-listen")
 	fs.StringVar(&f.opts.TLSKey, "tls-key", "", "TLS key file (PEM) for --tls-listen")
+	fs.StringVar(&f.opts.HTTP1Engine, "http1-engine", gateway.DefaultHTTP1Engine, "HTTP/1.1 server on --listen: "+gateway.HTTP1EngineLean+" (fast) or "+gateway.HTTP1EngineNetHTTP+" (Go's net/http)")
 	fs.StringVar(&f.opts.AdminListen, "admin-listen", "127.0.0.1:18082", "node API listen address (/_node/*)")
 	fs.StringVar(&f.opts.APIsDir, "apis-dir", "", "serve the API definitions (*.json) in this directory, watched for changes; no gate needed")
 	fs.StringVar(&f.opts.Environment, "environment", "", "environment to serve when the token names several")
@@ -63,6 +65,9 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	}
 	if f.opts.TLSListen != "" && (f.opts.TLSCert == "" || f.opts.TLSKey == "") {
 		return nil, errors.New("--tls-listen needs --tls-cert and --tls-key")
+	}
+	if e := f.opts.HTTP1Engine; e != gateway.HTTP1EngineLean && e != gateway.HTTP1EngineNetHTTP {
+		return nil, fmt.Errorf("--http1-engine %q: use %s or %s", e, gateway.HTTP1EngineLean, gateway.HTTP1EngineNetHTTP)
 	}
 	return f, nil
 }

@@ -22,6 +22,7 @@ func TestDispatch(t *testing.T) {
 		{"run help", []string{"run", "-h"}, 0, "-cloud-token-file"},
 		{"tls without cert", []string{"run", "--tls-listen", ":8443"}, 2, "--tls-listen needs --tls-cert and --tls-key"},
 		{"stray argument", []string{"run", "now"}, 2, "unexpected arguments: now"},
+		{"unknown engine", []string{"run", "--http1-engine", "fasthttp"}, 2, `--http1-engine "fasthttp": use lean or net/http`},
 		{"missing token file", []string{"run", "--cloud-token-file", "/nonexistent/cloud-token"}, 1, "--cloud-token-file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,9 @@ type Options struct {
 	TLSListen   string // TLS (HTTP/1.1, HTTP/2, HTTP/3); needs TLSCert and TLSKey
 	TLSCert     string
 	TLSKey      string
+	// HTTP1Engine serves HTTP/1.1 on Listen: gateway.HTTP1EngineLean (the
+	// default, "") or gateway.HTTP1EngineNetHTTP.
+	HTTP1Engine string
 	AdminListen string // node API; "" means 127.0.0.1:18082
 	APIsDir     string // local mode when set
 

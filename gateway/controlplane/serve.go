@@ -93,7 +93,7 @@ func (n *node) serve(ctx context.Context, lic *licenseGuard) error {
 	n.log.Info("serving APIs", "listen", n.opts.Listen, "tlsListen", n.opts.TLSListen, "gatewayId", n.gatewayID())
 	serveErr := n.gw.Serve(ctx, gateway.Listeners{
 		HTTP: n.opts.Listen, TLS: n.opts.TLSListen, CertFile: n.opts.TLSCert, KeyFile: n.opts.TLSKey,
-		HTTPListener: n.opts.HTTPListener,
+		HTTPListener: n.opts.HTTPListener, HTTP1Engine: n.opts.HTTP1Engine,
 	})
 	n.stop(p, srv)
 	<-adminDone
