@@ -37,11 +37,11 @@ const StateFile = "edgegate.db"
 // Options configure Run. The zero value of a field means its documented
 // default; DataDir is required.
 type Options struct {
-	DataDir     string // holds StateFile
-	Listen      string // plain HTTP (HTTP/1.1 and h2c); "" disables
-	TLSListen   string // TLS (HTTP/1.1, HTTP/2, HTTP/3); needs TLSCert and TLSKey
-	TLSCert     string
-	TLSKey      string
+	DataDir   string // holds StateFile
+	Listen    string // plain HTTP (HTTP/1.1 and h2c); "" disables
+	TLSListen string // TLS (HTTP/1.1, HTTP/2, HTTP/3); needs TLSCert and TLSKey
+	TLSCert   string
+	TLSKey    string
 	// HTTP1Engine serves HTTP/1.1 on Listen: gateway.HTTP1EngineLean (the
 	// default, "") or gateway.HTTP1EngineNetHTTP.
 	HTTP1Engine string
