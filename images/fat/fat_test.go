@@ -145,13 +145,14 @@ func deviceExtents(m *memFile, p string) (int64, int64, error) {
 			if !fit {
 				want = want[:min(len(want), 6)] + "~1"
 			}
-			if ext != "" {
-				if len(ext) > 3 {
-					ext = ext[:3]
-				}
-				want += "." + ext
+			// The device always appends "." and the (blank-padded, then
+			// trimmed) extension: a name without one ends in a dot and
+			// matches only through the exact, case-sensitive comparison.
+			if len(ext) > 3 {
+				ext = ext[:3]
 			}
-			if strings.ToLower(name) != strings.ToLower(want) {
+			want += "." + ext
+			if strings.ToLower(name) != strings.ToLower(want) && name != comp {
 				continue
 			}
 			off := dataOff + int64(le.Uint16(e[26:])-2)*spc*ss

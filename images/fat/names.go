@@ -59,6 +59,15 @@ func shortName(name string, used map[string]bool) (short []byte, caseFlags byte,
 	}
 	lowBase, okBase := caseOf(base)
 	lowExt, okExt := caseOf(ext)
+	if fits && ext == "" && lowBase && okBase {
+		// gokrazy's on-device reader matches a name without extension
+		// only if its short name is stored exactly as asked for, in lower
+		// case (vmlinuz, loader, entries): store it so.
+		s := []byte(fmt.Sprintf("%-11s", base))
+		if !used[strings.ToUpper(string(s))] {
+			return s, 0, false
+		}
+	}
 	if fits {
 		s := []byte(fmt.Sprintf("%-8s%-3s", upBase, upExt))
 		if !used[string(s)] {
