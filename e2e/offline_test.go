@@ -452,14 +452,14 @@ func jwtTime(t time.Time) *jwt.NumericDate { return jwt.NewNumericDate(t) }
 
 // load sends requests to path from workers goroutines until stop is closed;
 // it returns the count of answers by status and of transport errors.
-func load(gw *gatewayProc, path string, workers int, stop <-chan struct{}) (wait func() (map[int]int, int)) {
+func load(gw *gatewayProc, path string, workers int, stop <-chan struct{}) (wait func() (map[int]int, loadErrors)) {
 	return loadPaced(gw, path, workers, 0, stop)
 }
 
 // loadPaced is load with a pause after each request.
-func loadPaced(gw *gatewayProc, path string, workers int, pause time.Duration, stop <-chan struct{}) (wait func() (map[int]int, int)) {
+func loadPaced(gw *gatewayProc, path string, workers int, pause time.Duration, stop <-chan struct{}) (wait func() (map[int]int, loadErrors)) {
 	var mu sync.Mutex
-	codes, errs := map[int]int{}, 0
+	codes, errs := map[int]int{}, loadErrors{}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -473,7 +473,7 @@ func loadPaced(gw *gatewayProc, path string, workers int, pause time.Duration, s
 				resp, err := c.Get("http://" + gw.listen + path)
 				mu.Lock()
 				if err != nil {
-					errs++
+					errs.add(err)
 				} else {
 					codes[resp.StatusCode]++
 				}
@@ -488,10 +488,31 @@ func loadPaced(gw *gatewayProc, path string, workers int, pause time.Duration, s
 			}
 		})
 	}
-	return func() (map[int]int, int) {
+	return func() (map[int]int, loadErrors) {
 		wg.Wait()
 		return codes, errs
 	}
+}
+
+// loadErrors counts client errors and keeps the first few, so a failure
+// says what the clients saw.
+type loadErrors struct {
+	n     int
+	first []string
+}
+
+func (e *loadErrors) add(err error) {
+	e.n++
+	if len(e.first) < 3 {
+		e.first = append(e.first, err.Error())
+	}
+}
+
+func (e loadErrors) String() string {
+	if e.n == 0 {
+		return "no errors"
+	}
+	return fmt.Sprintf("%d errors, first: %s", e.n, strings.Join(e.first, "; "))
 }
 
 // TestFaultyGateKeepsServing: whatever the gate does, the gateway keeps
@@ -546,8 +567,8 @@ func TestFaultyGateKeepsServing(t *testing.T) {
 			close(stop)
 			codes, errs := wait()
 			served += codes[http.StatusOK]
-			if errs > 0 || len(codes) != 1 || codes[http.StatusOK] == 0 {
-				t.Fatalf("clients saw %v and %d transport errors, want only 200s", codes, errs)
+			if errs.n > 0 || len(codes) != 1 || codes[http.StatusOK] == 0 {
+				t.Fatalf("clients saw %v and %v, want only 200s", codes, errs)
 			}
 			s := gw.syncStatus(t)
 			if s.Revision != 1 {
@@ -784,8 +805,8 @@ func TestDiskFull(t *testing.T) {
 	})
 	close(stop)
 	codes, errs := wait()
-	if errs > 0 || len(codes) != 1 || codes[http.StatusOK] == 0 {
-		t.Fatalf("with the disk full clients saw %v and %d errors, want only 200s", codes, errs)
+	if errs.n > 0 || len(codes) != 1 || codes[http.StatusOK] == 0 {
+		t.Fatalf("with the disk full clients saw %v and %v, want only 200s", codes, errs)
 	}
 	atFull := reports()
 	t.Logf("disk full: %v served; %d records spooled, %d could not be spooled and were counted", codes, atFull.Records, atFull.SpoolFailed)

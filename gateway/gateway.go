@@ -61,13 +61,16 @@ type Gateway struct {
 	now     func() time.Time
 	rt      atomic.Pointer[Runtime]
 	blocked atomic.Pointer[string]
-	ids     idGenerator
-	quotas  *quotaStore
-	jwksMu  sync.Mutex
-	jwks    map[string]*jwksCache // by URL; shared by runtimes so caches survive swaps
-	client  *http.Client          // JWKS fetches
-	bufs    sync.Pool
-	pools   transportPool
+	// listening is true while Serve's listeners are bound (connections are
+	// then queued by the kernel, never refused).
+	listening atomic.Bool
+	ids       idGenerator
+	quotas    *quotaStore
+	jwksMu    sync.Mutex
+	jwks      map[string]*jwksCache // by URL; shared by runtimes so caches survive swaps
+	client    *http.Client          // JWKS fetches
+	bufs      sync.Pool
+	pools     transportPool
 
 	bgMu     sync.Mutex
 	bgCancel context.CancelFunc // stops the health checks of the runtime being served
@@ -137,6 +140,11 @@ func (g *Gateway) Apply(cfg *Config) error {
 
 // Ready reports whether a runtime is loaded.
 func (g *Gateway) Ready() bool { return g.rt.Load() != nil }
+
+// Listening reports whether Serve has bound its listeners and not yet begun
+// to shut them down. A node is ready for traffic when Ready and Listening
+// are both true.
+func (g *Gateway) Listening() bool { return g.listening.Load() }
 
 // Current returns the runtime being served, or nil.
 func (g *Gateway) Current() *Runtime { return g.rt.Load() }

@@ -54,6 +54,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	if err != nil {
 		return err
 	}
+	g.listening.Store(true)
 	errc := make(chan error, len(s.runs)+1)
 	var wg sync.WaitGroup
 	for _, run := range s.runs {
@@ -77,6 +78,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	case serveErr = <-errc:
 	}
 	stopSaving()
+	g.listening.Store(false)
 	shutdownErr := s.shutdown(g.opts.Limits.ShutdownTimeout)
 	wg.Wait()
 	g.stopBackground()

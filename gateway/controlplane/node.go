@@ -63,7 +63,7 @@ func (n *nodeAPI) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /_node/ready", func(w http.ResponseWriter, _ *http.Request) {
 		if !n.ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "message": "no configuration loaded yet (waiting for the cloud gate or --apis-dir)"})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "message": "not serving yet: no configuration loaded (waiting for the cloud gate or --apis-dir) or the listeners are not bound"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ready": true})

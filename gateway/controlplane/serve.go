@@ -165,7 +165,10 @@ func (n *node) connect() error {
 
 // serveAdmin runs the node API on l until stop shuts the server down.
 func (n *node) serveAdmin(l net.Listener, p *parts) (*http.Server, chan struct{}, error) {
-	api := &nodeAPI{ready: n.gw.Ready, status: n.status, rep: n.rep, up: p.up}
+	// Ready for traffic: a configuration is loaded and the data listeners
+	// are bound, so a client that waited for /_node/ready is never refused.
+	ready := func() bool { return n.gw.Ready() && n.gw.Listening() }
+	api := &nodeAPI{ready: ready, status: n.status, rep: n.rep, up: p.up}
 	m, err := newMetrics(api)
 	if err != nil {
 		return nil, nil, fmt.Errorf("metrics: %w", err)
