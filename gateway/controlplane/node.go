@@ -2,7 +2,11 @@ package controlplane
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +37,29 @@ type nodeAPI struct {
 	rep     *Reporter
 	up      *Uploader // nil when there is no gate to upload to
 	metrics http.Handler
+	// provisioningDir is where the appliance's provisioning watcher writes
+	// ProvisioningErrorFile when a stick's files were refused.
+	provisioningDir string
+}
+
+// ProvisioningErrorFile, in DATA-DIR/provisioning/, says why the last
+// provisioning stick was refused (written by the appliance's launcher,
+// removed when a stick is accepted). /_node/sync shows it.
+const ProvisioningErrorFile = "last-error"
+
+// provisioningError reads ProvisioningErrorFile (at most 4 KiB); "" when
+// there is none.
+func (n *nodeAPI) provisioningError() string {
+	f, err := os.Open(filepath.Join(n.provisioningDir, ProvisioningErrorFile))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4<<10))
+	if err != nil {
+		return "read " + f.Name() + ": " + err.Error()
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (n *nodeAPI) reports() ReportsStatus {
@@ -69,7 +96,9 @@ func (n *nodeAPI) handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 	})
 	mux.HandleFunc("GET /_node/sync", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, n.status.snapshot())
+		s := n.status.snapshot()
+		s.ProvisioningError = n.provisioningError()
+		writeJSON(w, http.StatusOK, s)
 	})
 	mux.HandleFunc("GET /_node/reports", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, n.reports())

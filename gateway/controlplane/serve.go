@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -168,7 +169,7 @@ func (n *node) serveAdmin(l net.Listener, p *parts) (*http.Server, chan struct{}
 	// Ready for traffic: a configuration is loaded and the data listeners
 	// are bound, so a client that waited for /_node/ready is never refused.
 	ready := func() bool { return n.gw.Ready() && n.gw.Listening() }
-	api := &nodeAPI{ready: ready, status: n.status, rep: n.rep, up: p.up}
+	api := &nodeAPI{ready: ready, status: n.status, rep: n.rep, up: p.up, provisioningDir: filepath.Join(n.opts.DataDir, "provisioning")}
 	m, err := newMetrics(api)
 	if err != nil {
 		return nil, nil, fmt.Errorf("metrics: %w", err)

@@ -28,7 +28,10 @@ type SyncStatus struct {
 	SnapshotRecovered string   `json:"snapshotRecovered,omitempty"`
 	Flags             []string `json:"flags,omitempty"` // the last maxFlags problems worth an operator's look
 	SyncErrors        int64    `json:"syncErrors"`
-	License           License  `json:"license"`
+	// ProvisioningError says why the last provisioning stick was refused
+	// (appliance only; "" when none was).
+	ProvisioningError string  `json:"provisioningError,omitempty"`
+	License           License `json:"license"`
 }
 
 // License is the license part of SyncStatus.
