@@ -323,7 +323,7 @@ func buildBinaries(ctx context.Context, opts Options, t Target, dir string) (bin
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
 			"-ldflags=-s -w -buildid=", "-o", out, pkgs[n])
 		cmd.Dir = opts.Dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH, "GOFLAGS=-mod=mod")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.GOARCH, "GOFLAGS=-mod=readonly")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %v\n%s", pkgs[n], err, b)
 		}
