@@ -46,8 +46,9 @@ test: test-deps lint
 test-arm64:
 	GOARCH=arm64 CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m -exec qemu-aarch64 -skip '$(ARM64_NATIVE_ONLY)' $(ARM64_PKGS)
 
+# make bench BENCH_FLAGS=-quick for a one-round smoke run.
 bench: build
-	$(GO) run ./bench/cmd/edgebench
+	$(GO) run ./bench/cmd/edgebench -edgegate $(BIN)/edgegate $(BENCH_FLAGS)
 
 image:
 	$(GO) run ./images/cmd/mkimage -target $(TARGET) -out build

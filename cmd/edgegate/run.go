@@ -52,6 +52,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.opts.TLSCert, "tls-cert", "", "TLS certificate file (PEM) for --tls-listen")
 	fs.StringVar(&f.opts.TLSKey, "tls-key", "", "TLS key file (PEM) for --tls-listen")
 	fs.StringVar(&f.opts.HTTP1Engine, "http1-engine", gateway.DefaultHTTP1Engine, "HTTP/1.1 server on --listen: "+gateway.HTTP1EngineLean+" (fast) or "+gateway.HTTP1EngineNetHTTP+" (Go's net/http)")
+	fs.Int64Var(&f.opts.SpoolMaxBytes, "spool-max-bytes", 0, "bound of the on-disk report spool; beyond it the oldest records are dropped and counted (0: 256 MiB, or 16 MiB with --apis-dir)")
 	fs.StringVar(&f.opts.AdminListen, "admin-listen", "127.0.0.1:18082", "node API listen address (/_node/*)")
 	fs.StringVar(&f.opts.APIsDir, "apis-dir", "", "serve the API definitions (*.json) in this directory, watched for changes; no gate needed")
 	fs.StringVar(&f.opts.Environment, "environment", "", "environment to serve when the token names several")

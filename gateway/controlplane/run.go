@@ -46,7 +46,11 @@ type Options struct {
 	// default, "") or gateway.HTTP1EngineNetHTTP.
 	HTTP1Engine string
 	AdminListen string // node API; "" means 127.0.0.1:18082
-	APIsDir     string // local mode when set
+	// SpoolMaxBytes bounds the report spool (drop-oldest beyond it, counted
+	// and reported); 0 means persist's default (256 MiB), or
+	// LocalSpoolMaxBytes with APIsDir.
+	SpoolMaxBytes int64
+	APIsDir       string // local mode when set
 
 	TokenText   string // the Cloud Token as provisioned; "" to use the state's copy
 	LicenseText string // the license.key text; "" to use the state's copy
@@ -84,6 +88,24 @@ type node struct {
 	client *GateClient
 }
 
+// LocalSpoolMaxBytes bounds the report spool in --apis-dir mode, where no
+// gate takes the records: they are kept (drop-oldest beyond the bound) for a
+// later switch to a gate, but they must not grow the state file and its
+// mapped pages to the 256 MiB a connected gateway may need for an outage.
+const LocalSpoolMaxBytes = 16 << 20
+
+// stateOptions are the persist options for opts: SpoolMaxBytes when set,
+// else LocalSpoolMaxBytes in local mode, else persist's defaults.
+func stateOptions(opts Options) *persist.Options {
+	switch {
+	case opts.SpoolMaxBytes > 0:
+		return &persist.Options{MaxSpoolBytes: opts.SpoolMaxBytes}
+	case opts.APIsDir != "":
+		return &persist.Options{MaxSpoolBytes: LocalSpoolMaxBytes}
+	}
+	return nil
+}
+
 // Run runs the gateway until ctx is done, then shuts it down cleanly:
 // listeners drain, queued reports are committed to the spool, one last
 // upload is tried, and the state is closed. It returns nil after a clean
@@ -97,7 +119,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := persist.Open(filepath.Join(opts.DataDir, StateFile), nil)
+	db, err := persist.Open(filepath.Join(opts.DataDir, StateFile), stateOptions(opts))
 	if err != nil {
 		return fmt.Errorf("open state: %w", err)
 	}
