@@ -40,6 +40,13 @@ func countingBackend(t testing.TB) (*httptest.Server, *atomic.Int64) {
 // apiDefinition writes a keyless v4 definition for id at path to dir.
 func apiDefinition(t testing.TB, dir, id, path, target string) string {
 	t.Helper()
+	return planDefinition(t, dir, id, path, target, "free", "key-less")
+}
+
+// planDefinition writes a v4 definition for id at path, proxied to target,
+// with one published plan of the given security type, to dir/id.json.
+func planDefinition(t testing.TB, dir, id, path, target, planID, security string) string {
+	t.Helper()
 	def := map[string]any{
 		"id": id, "name": "API " + id, "apiVersion": "1", "definitionVersion": "V4", "type": "proxy",
 		"listeners": []any{map[string]any{
@@ -50,7 +57,7 @@ func apiDefinition(t testing.TB, dir, id, path, target string) string {
 			"name": "default", "type": "http-proxy",
 			"endpoints": []any{map[string]any{"name": "backend", "type": "http-proxy", "configuration": map[string]any{"target": target}}},
 		}},
-		"plans": []any{map[string]any{"id": "free", "name": "Free", "status": "PUBLISHED", "security": map[string]any{"type": "key-less"}}},
+		"plans": []any{map[string]any{"id": planID, "name": planID, "status": "PUBLISHED", "security": map[string]any{"type": security}}},
 	}
 	b, err := json.MarshalIndent(def, "", "  ")
 	if err != nil {

@@ -89,30 +89,11 @@ func (gw *gatewayProc) syncStatus(t testing.TB) syncStatus {
 	return s
 }
 
-// apiKeyDefinition writes a v4 definition at path with one API-key plan.
+// apiKeyDefinition writes a v4 definition at path with one API-key plan,
+// "gold".
 func apiKeyDefinition(t testing.TB, dir, id, path, target string) string {
 	t.Helper()
-	def := map[string]any{
-		"id": id, "name": "API " + id, "apiVersion": "1", "definitionVersion": "V4", "type": "proxy",
-		"listeners": []any{map[string]any{
-			"type": "http", "paths": []any{map[string]any{"path": path}},
-			"entrypoints": []any{map[string]any{"type": "http-proxy"}},
-		}},
-		"endpointGroups": []any{map[string]any{
-			"name": "default", "type": "http-proxy",
-			"endpoints": []any{map[string]any{"name": "backend", "type": "http-proxy", "configuration": map[string]any{"target": target}}},
-		}},
-		"plans": []any{map[string]any{"id": "gold", "name": "Gold", "status": "PUBLISHED", "security": map[string]any{"type": "api-key"}}},
-	}
-	b, err := json.Marshal(def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, id+".json")
-	if err := os.WriteFile(file, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return file
+	return planDefinition(t, dir, id, path, target, "gold", "api-key")
 }
 
 // TestRestartWhileOfflineServesSnapshot: synced gateway, gate stopped,

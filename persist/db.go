@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,7 +156,21 @@ func Open(path string, opts *Options) (*DB, error) {
 	db.bolt = bdb
 	db.recovered = notes
 	if err := db.init(); err != nil {
-		return nil, errors.Join(err, bdb.Close())
+		if !contentDamage(err) {
+			return nil, errors.Join(err, bdb.Close())
+		}
+		// The structure passed the checks but the content is not ours (a
+		// flipped byte turned a bucket into a value, bookkeeping that does
+		// not decode): set this file aside too, and start afresh.
+		if cerr := bdb.Close(); cerr != nil {
+			return nil, fmt.Errorf("open state: %w", cerr)
+		}
+		if db.bolt, db.recovered, err = db.replaceDamaged(err); err != nil {
+			return nil, err
+		}
+		if err := db.init(); err != nil {
+			return nil, errors.Join(err, db.bolt.Close())
+		}
 	}
 	if err := writeMarker(path); err != nil {
 		// Not fatal: the gateway still serves; only a crash before the
@@ -209,6 +224,14 @@ func (db *DB) init() error {
 }
 
 var errUninitialised = errors.New("state file not initialised")
+
+// contentDamage reports whether an init error means the file's content is
+// damaged, rather than that the disk is full or the file not writable (those
+// must not cost the operator the state).
+func contentDamage(err error) bool {
+	var ns *noSpaceError
+	return !errors.As(err, &ns) && !errors.Is(err, fs.ErrPermission) && !errors.Is(err, ErrLocked)
+}
 
 func create(tx *bolt.Tx) error {
 	for _, name := range allBuckets {

@@ -16,6 +16,20 @@ import (
 func TestOpenRandomFlips(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
+	openRandomFlips(t, seed)
+}
+
+// TestOpenRandomFlipsFoundSeeds replays seeds that once found a bug: 1795703539499328149
+// turned a bucket into a plain value, which passed the structural checks and
+// then failed Open with bbolt's "incompatible value".
+func TestOpenRandomFlipsFoundSeeds(t *testing.T) {
+	for _, seed := range []uint64{1795703539499328149} {
+		openRandomFlips(t, seed)
+	}
+}
+
+func openRandomFlips(t *testing.T, seed uint64) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
 	orig := filledFile(t)
 	sound, err := os.ReadFile(orig)

@@ -47,6 +47,12 @@ func (db *DB) openVerified() (*bolt.DB, string, error) {
 	if !isCorruption(problem) {
 		return nil, "", problem
 	}
+	return db.replaceDamaged(problem)
+}
+
+// replaceDamaged moves the damaged file aside and opens a fresh one in its
+// place; notes says what happened and why.
+func (db *DB) replaceDamaged(problem error) (*bolt.DB, string, error) {
 	aside, err := setAside(db.path, db.opts.Now().Unix())
 	if err != nil {
 		return nil, "", fmt.Errorf("open state: %s is damaged (%v) and could not be moved aside: %w", db.path, problem, err)
@@ -54,11 +60,11 @@ func (db *DB) openVerified() (*bolt.DB, string, error) {
 	if err := os.Remove(db.path + damagedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, "", fmt.Errorf("open state: %w", err)
 	}
-	bdb, err = db.openBolt()
+	bdb, err := db.openBolt()
 	if err != nil {
 		return nil, "", err
 	}
-	notes = fmt.Sprintf("state file %s was damaged (%v); it was moved to %s and a new empty state was created", db.path, problem, aside)
+	notes := fmt.Sprintf("state file %s was damaged (%v); it was moved to %s and a new empty state was created", db.path, problem, aside)
 	return bdb, notes, nil
 }
 
