@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgegate/edgegate/internal/syncbuf"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/edgegate/edgegate/images/fat"
@@ -77,24 +76,7 @@ func extractMount(dev, dir string) error {
 
 type launcherEnv struct {
 	sys, dev, state, args string
-	console               *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	console               *syncbuf.Buffer
 }
 
 func (e *launcherEnv) plug(t *testing.T, name string, files *provisioning.Files) {
@@ -147,7 +129,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func TestLauncher(t *testing.T) {
 	root := t.TempDir()
 	e := &launcherEnv{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), state: filepath.Join(root, "perm"),
-		args: filepath.Join(root, "args"), console: &syncBuffer{}}
+		args: filepath.Join(root, "args"), console: &syncbuf.Buffer{}}
 	for _, d := range []string{e.sys, e.dev} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -234,7 +216,7 @@ func TestLauncherRetriesMount(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			e := &launcherEnv{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), state: filepath.Join(root, "perm"), console: &syncBuffer{}}
+			e := &launcherEnv{sys: filepath.Join(root, "sys"), dev: filepath.Join(root, "dev"), state: filepath.Join(root, "perm"), console: &syncbuf.Buffer{}}
 			for _, d := range []string{e.sys, e.dev} {
 				if err := os.MkdirAll(d, 0o755); err != nil {
 					t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegate/edgegate/internal/syncbuf"
 )
 
 // repoRoot is the module root (tests run in images/).
@@ -124,35 +126,17 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// lockedBuffer collects a child's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // child is a process owned by a test, stopped in its cleanup.
 type child struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 }
 
 func startChild(t testing.TB, name string, out io.Writer, argv ...string) *child {
 	t.Helper()
-	c := &child{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	c := &child{name: name, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(argv[0], argv[1:]...)
 	w := io.Writer(c.out)
 	if out != nil {
@@ -247,7 +231,7 @@ func httpGet(c *http.Client, url string) (int, string, error) {
 }
 
 // lineWatcher lets a test wait for a line in a growing log.
-type lineWatcher struct{ buf *lockedBuffer }
+type lineWatcher struct{ buf *syncbuf.Buffer }
 
 func (w lineWatcher) count(substr string) int {
 	n := 0

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegate/edgegate/internal/syncbuf"
 )
 
 // OVMF firmware from Debian's ovmf package.
@@ -29,7 +31,7 @@ const (
 type appliance struct {
 	t       *testing.T
 	qemu    *child
-	console *lockedBuffer
+	console *syncbuf.Buffer
 	gwPort  int // host port forwarded to the gateway's :8082
 	gkPort  int // host port forwarded to gokrazy's :80
 	client  *http.Client
@@ -52,7 +54,7 @@ func bootAppliance(t *testing.T, disk, stick string) *appliance {
 	// A long timeout and no connection reuse: every request sent gets its
 	// answer and none is retried by the transport, so the requests the test
 	// counts are exactly those the gateway served.
-	a := &appliance{t: t, console: &lockedBuffer{}, gwPort: freePort(t), gkPort: freePort(t),
+	a := &appliance{t: t, console: &syncbuf.Buffer{}, gwPort: freePort(t), gkPort: freePort(t),
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}}
 	argv := []string{"qemu-system-x86_64", "-machine", "q35", "-m", "1024", "-smp", "2", "-nographic",
 		"-drive", "if=pflash,format=raw,readonly=on,file=" + ovmfCode,
@@ -406,7 +408,7 @@ func TestRpiUserlandQEMU(t *testing.T) {
 	site := newSite(t, bin, work)
 	disk := filepath.Join(work, "disk.img")
 	copySparse(t, r.Disk, disk)
-	a := &appliance{t: t, console: &lockedBuffer{}, gwPort: freePort(t), gkPort: freePort(t),
+	a := &appliance{t: t, console: &syncbuf.Buffer{}, gwPort: freePort(t), gkPort: freePort(t),
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}}
 	cmdline := Cmdline(Targets["arm64"], r.Layout.Partitions[0].GUID, 2)
 	argv := []string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "1024", "-smp", "2", "-nographic",

@@ -7,30 +7,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgegate/edgegate/internal/syncbuf"
 	"github.com/edgegate/edgegate/provisioning"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var servingRE = regexp.MustCompile(`serving (https://127\.0\.0\.1:\d+)`)
 
@@ -40,7 +22,7 @@ var servingRE = regexp.MustCompile(`serving (https://127\.0\.0\.1:\d+)`)
 func startServe(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"serve", "--data-dir", ".demo/cloudgate", "--listen", "127.0.0.1:0"}, &out, &errOut)
