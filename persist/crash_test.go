@@ -100,11 +100,15 @@ func crashAck(db *DB, out io.Writer) error {
 func nextRecordNumber(db *DB) (int, error) {
 	next := 0
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		_, v := tx.Bucket(bucketReports).Cursor().Last()
+		k, v := tx.Bucket(bucketReports).Cursor().Last()
 		if v == nil {
 			return nil
 		}
-		n, err := recordNumber(v[recordHeaderSize:])
+		blk, err := decodeBlock(k, v)
+		if err != nil {
+			return err
+		}
+		n, err := recordNumber(blk.rec(int(blk.count()) - 1))
 		next = n + 1
 		return err
 	})
@@ -267,16 +271,22 @@ func spooledNumbers(t *testing.T, db *DB) map[int]bool {
 	nums := map[int]bool{}
 	prev := -1
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReports).ForEach(func(_, v []byte) error {
-			n, err := recordNumber(v[recordHeaderSize:])
+		return tx.Bucket(bucketReports).ForEach(func(k, v []byte) error {
+			blk, err := decodeBlock(k, v)
 			if err != nil {
 				return err
 			}
-			if n <= prev {
-				return fmt.Errorf("record %d after %d: out of order", n, prev)
+			for i := range int(blk.count()) {
+				n, err := recordNumber(blk.rec(i))
+				if err != nil {
+					return err
+				}
+				if n <= prev {
+					return fmt.Errorf("record %d after %d: out of order", n, prev)
+				}
+				prev = n
+				nums[n] = true
 			}
-			prev = n
-			nums[n] = true
 			return nil
 		})
 	})

@@ -106,16 +106,17 @@ var (
 	bucketMeta        = []byte("meta")
 	bucketSnapshot    = []byte("snapshot")
 	bucketCredentials = []byte("credentials")
-	bucketReports     = []byte("reports")
+	bucketReports     = []byte("report-blocks") // the spool's blocks (format 2)
 	bucketSpool       = []byte("spool")
 	bucketCounters    = []byte("counters")
 )
 
 // keyFileFormat in the meta bucket holds fileFormat, the layout version of
-// the buckets, for a future migration.
+// the buckets: 1 kept one spooled record per key in "reports", 2 keeps
+// blocks of records in "report-blocks" (Open migrates a format 1 file).
 var keyFileFormat = []byte("format")
 
-const fileFormat = 1
+const fileFormat = 2
 
 var allBuckets = [][]byte{bucketMeta, bucketSnapshot, bucketCredentials, bucketReports, bucketSpool, bucketCounters}
 
@@ -220,7 +221,7 @@ func (db *DB) init() error {
 	if err != nil {
 		return fmt.Errorf("initialise state: %w", classify(err))
 	}
-	return nil
+	return db.migrateSpool()
 }
 
 var errUninitialised = errors.New("state file not initialised")
@@ -259,7 +260,7 @@ func (db *DB) load(tx *bolt.Tx) error {
 		return errUninitialised
 	}
 	db.epoch = hex.EncodeToString(epoch)
-	db.stats = readSpoolState(tx)
+	db.stats = loadSpoolState(tx)
 	return nil
 }
 

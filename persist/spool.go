@@ -73,9 +73,6 @@ var (
 // default half-full split would double the file for nothing.
 const reportsFillPercent = 0.95
 
-// A spooled value is: spooled-at unix ns (u64, big-endian) | record.
-const recordHeaderSize = 8
-
 func newSpoolEpoch(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketSpool)
 	if b.Get(keyEpoch) != nil {
@@ -88,6 +85,8 @@ func newSpoolEpoch(tx *bolt.Tx) error {
 	return b.Put(keyEpoch, e)
 }
 
+// readSpoolState reads the counters; oldest is left zero (writeSpoolState
+// and loadSpoolState fill it in).
 func readSpoolState(tx *bolt.Tx) spoolState {
 	b := tx.Bucket(bucketSpool)
 	get := func(k []byte) int64 {
@@ -98,26 +97,43 @@ func readSpoolState(tx *bolt.Tx) spoolState {
 		return int64(binary.BigEndian.Uint64(v))
 	}
 	return spoolState{records: get(keyRecords), bytes: get(keyBytes),
-		droppedTotal: get(keyDroppedTotal), droppedReported: get(keyDroppedReported),
-		oldest: oldestSpooled(tx)}
+		droppedTotal: get(keyDroppedTotal), droppedReported: get(keyDroppedReported)}
 }
 
+// loadSpoolState reads the counters and the oldest record's time.
+func loadSpoolState(tx *bolt.Tx) spoolState {
+	st := readSpoolState(tx)
+	st.oldest = oldestSpooled(tx.Bucket(bucketReports))
+	return st
+}
+
+// writeSpoolState stores the counters. An empty spool resets the record
+// and byte counts, which damaged blocks (whose counts are estimates) may
+// have made drift.
 func writeSpoolState(tx *bolt.Tx, st *spoolState) error {
 	b := tx.Bucket(bucketSpool)
 	put := func(k []byte, v int64) error {
 		return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(v)))
 	}
-	st.oldest = oldestSpooled(tx)
+	st.oldest = oldestSpooled(tx.Bucket(bucketReports))
+	if k, _ := tx.Bucket(bucketReports).Cursor().First(); k == nil {
+		st.records, st.bytes = 0, 0
+	}
+	st.records, st.bytes = max(st.records, 0), max(st.bytes, 0)
 	return errors.Join(put(keyRecords, st.records), put(keyBytes, st.bytes),
 		put(keyDroppedTotal, st.droppedTotal), put(keyDroppedReported, st.droppedReported))
 }
 
-func oldestSpooled(tx *bolt.Tx) int64 {
-	_, v := tx.Bucket(bucketReports).Cursor().First()
-	if len(v) < recordHeaderSize {
-		return 0
+// oldestSpooled returns when the first block that has a readable header
+// was spooled; 0 when there is none.
+func oldestSpooled(b *bolt.Bucket) int64 {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if at, ok := blockSpooledAt(v); ok && len(k) == 8 {
+			return at
+		}
 	}
-	return int64(binary.BigEndian.Uint64(v))
+	return 0
 }
 
 // AppendReports adds records, each an encoded JSON record, to the spool in
@@ -134,19 +150,19 @@ func (db *DB) AppendReports(recs [][]byte) (dropped int, err error) {
 	}
 	db.spoolMu.Lock()
 	defer db.spoolMu.Unlock()
-	keep, dropped := db.fitBatch(recs)
+	keep, size, dropped := db.fitBatch(recs)
 	now := db.opts.Now().UnixNano()
 	var st spoolState
 	err = db.update(func(tx *bolt.Tx) error {
 		st = readSpoolState(tx)
 		b := tx.Bucket(bucketReports)
 		b.FillPercent = reportsFillPercent
-		evicted, err := db.evict(b, &st, keep)
+		evicted, err := db.evict(b, &st, int64(len(keep)), size)
 		if err != nil {
 			return err
 		}
-		dropped += evicted
-		if err := putRecords(b, &st, keep, now); err != nil {
+		dropped += int(evicted)
+		if err := putBlocks(b, &st, keep, now); err != nil {
 			return err
 		}
 		st.droppedTotal += int64(dropped)
@@ -160,63 +176,91 @@ func (db *DB) AppendReports(recs [][]byte) (dropped int, err error) {
 }
 
 // fitBatch drops records over MaxRecordBytes, then the oldest of recs until
-// recs alone fits the bounds.
-func (db *DB) fitBatch(recs [][]byte) (keep [][]byte, dropped int) {
-	var size int64
-	keep = make([][]byte, 0, len(recs))
+// recs alone fits the bounds; size is the bytes of what it keeps.
+func (db *DB) fitBatch(recs [][]byte) (keep [][]byte, size int64, dropped int) {
+	keep = recs
 	for _, r := range recs {
 		if len(r) > db.opts.MaxRecordBytes {
-			dropped++
-			continue
+			keep = nil // copy only when something is dropped
+			break
 		}
-		keep = append(keep, r)
 		size += int64(len(r))
+	}
+	if keep == nil {
+		size = 0
+		keep = make([][]byte, 0, len(recs))
+		for _, r := range recs {
+			if len(r) > db.opts.MaxRecordBytes {
+				dropped++
+				continue
+			}
+			keep = append(keep, r)
+			size += int64(len(r))
+		}
 	}
 	for len(keep) > 0 && (int64(len(keep)) > db.opts.MaxSpoolRecords || size > db.opts.MaxSpoolBytes) {
 		size -= int64(len(keep[0]))
 		keep = keep[1:]
 		dropped++
 	}
-	return keep, dropped
+	return keep, size, dropped
 }
 
-// evict deletes the oldest spooled records until incoming fits the bounds.
-func (db *DB) evict(b *bolt.Bucket, st *spoolState, incoming [][]byte) (int, error) {
-	var size int64
-	for _, r := range incoming {
-		size += int64(len(r))
+// evict drops the oldest spooled records until n more records of size
+// bytes fit the bounds: whole blocks with one Delete, and the first records
+// of a block by rewriting the rest under its new first sequence number.
+func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error) {
+	over := func() bool {
+		return st.records+n > db.opts.MaxSpoolRecords || st.bytes+size > db.opts.MaxSpoolBytes
 	}
-	n := int64(len(incoming))
-	evicted := 0
-	c := b.Cursor()
-	for st.records+n > db.opts.MaxSpoolRecords || st.bytes+size > db.opts.MaxSpoolBytes {
-		k, v := c.First()
-		if k == nil {
+	var evicted int64
+	var ops blockOps
+	it := newBlockIter(b, 0)
+	for over() {
+		blk, ok := it.next()
+		if !ok {
 			break // counters drifted from the bucket; nothing left to evict
 		}
-		if err := c.Delete(); err != nil {
-			return evicted, err
+		ops.remove(blk.first)
+		if blk.damaged {
+			st.records -= blk.n
+			st.bytes -= blk.size
+			evicted += blk.n
+			continue
 		}
-		st.records--
-		st.bytes -= int64(max(len(v)-recordHeaderSize, 0))
-		evicted++
+		i, cnt := 0, int(blk.count())
+		for ; i < cnt && over(); i++ {
+			st.records--
+			st.bytes -= int64(len(blk.rec(i)))
+		}
+		evicted += int64(i)
+		if i < cnt {
+			ops.put(blk.first+uint64(i), blk.encodeRange(i, cnt))
+		}
 	}
-	return evicted, nil
+	return evicted, ops.apply(b)
 }
 
-func putRecords(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
-	for _, r := range recs {
-		seq, err := b.NextSequence()
-		if err != nil {
+// putBlocks stores recs as blocks of at most maxBlockRecords records and
+// maxBlockBytes bytes (a larger record alone), taking sequence numbers
+// from the bucket.
+func putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
+	for len(recs) > 0 {
+		n, size := 1, len(recs[0])
+		for n < len(recs) && n < maxBlockRecords && size+len(recs[n]) <= maxBlockBytes {
+			size += len(recs[n])
+			n++
+		}
+		first := b.Sequence() + 1
+		if err := b.SetSequence(first + uint64(n) - 1); err != nil {
 			return err
 		}
-		v := make([]byte, recordHeaderSize, recordHeaderSize+len(r))
-		binary.BigEndian.PutUint64(v, uint64(now))
-		if err := b.Put(seqKey(seq), append(v, r...)); err != nil {
+		if err := b.Put(seqKey(first), encodeBlock(now, recs[:n])); err != nil {
 			return err
 		}
-		st.records++
-		st.bytes += int64(len(r))
+		st.records += int64(n)
+		st.bytes += int64(size)
+		recs = recs[n:]
 	}
 	return nil
 }
@@ -250,30 +294,55 @@ func (db *DB) PeekReports(limit int) (ReportBatch, error) {
 	return batch, nil
 }
 
+// collect gathers the oldest records into batch, across blocks, stopping
+// at limit records or MaxBatchBytes, possibly inside a block. A damaged
+// block is covered by First..Last (so that the ack deletes it) but adds no
+// records.
 func (db *DB) collect(b *bolt.Bucket, limit int, batch *ReportBatch) {
 	size := 0
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && len(batch.Records) < limit; k, v = c.Next() {
-		if len(k) != 8 {
-			continue // not a spool key: never written by this package
-		}
-		var rec []byte // nil for a damaged entry: not sent, deleted with the batch
-		if len(v) >= recordHeaderSize {
-			rec = v[recordHeaderSize:]
-		}
-		if len(batch.Records) > 0 && size+len(rec) > db.opts.MaxBatchBytes {
-			break
-		}
-		seq := binary.BigEndian.Uint64(k)
+	cover := func(first, last uint64) {
 		if batch.First == 0 {
-			batch.First = seq
+			batch.First = first
 		}
-		batch.Last = seq
-		if rec != nil {
-			batch.Records = append(batch.Records, bytes.Clone(rec))
-			size += len(rec)
+		batch.Last = last
+	}
+	it := newBlockIter(b, 0)
+	for len(batch.Records) < limit {
+		blk, ok := it.next()
+		if !ok {
+			return
+		}
+		if blk.damaged {
+			cover(blk.first, blk.last())
+			continue
+		}
+		i, cnt := 0, int(blk.count())
+		for ; i < cnt && len(batch.Records)+i < limit; i++ {
+			if len(batch.Records)+i > 0 && size+len(blk.rec(i)) > db.opts.MaxBatchBytes {
+				break
+			}
+			size += len(blk.rec(i))
+		}
+		if i == 0 {
+			return
+		}
+		cover(blk.first, blk.first+uint64(i)-1)
+		batch.Records = appendRecords(batch.Records, &blk, i)
+		if i < cnt {
+			return
 		}
 	}
+}
+
+// appendRecords appends copies of the first n records of blk to recs, all
+// in one allocation; each record's capacity ends where it does, so that
+// appending to one cannot overwrite the next.
+func appendRecords(recs [][]byte, blk *spoolBlock, n int) [][]byte {
+	data := bytes.Clone(blk.data[:blk.offs[n]])
+	for i := range n {
+		recs = append(recs, data[blk.offs[i]:blk.offs[i+1]:blk.offs[i+1]])
+	}
+	return recs
 }
 
 // AckReports removes the records of batch (those still there) and marks
@@ -288,7 +357,9 @@ func (db *DB) AckReports(batch ReportBatch) error {
 	var st spoolState
 	err := db.update(func(tx *bolt.Tx) error {
 		st = readSpoolState(tx)
-		if err := deleteRange(tx.Bucket(bucketReports), &st, batch); err != nil {
+		b := tx.Bucket(bucketReports)
+		b.FillPercent = reportsFillPercent
+		if err := deleteRange(b, &st, batch.First, batch.Last); err != nil {
 			return err
 		}
 		st.droppedReported = max(st.droppedReported, batch.droppedThrough)
@@ -301,19 +372,43 @@ func (db *DB) AckReports(batch ReportBatch) error {
 	return nil
 }
 
-func deleteRange(b *bolt.Bucket, st *spoolState, batch ReportBatch) error {
-	if len(batch.Records) == 0 {
+// deleteRange removes the records first..last: blocks inside the range
+// with one Delete each; a block that reaches beyond it is rewritten with
+// what remains, under the sequence number of its new first record. A
+// damaged block that meets the range is deleted whole.
+func deleteRange(b *bolt.Bucket, st *spoolState, first, last uint64) error {
+	if last == 0 || last < first {
 		return nil
 	}
-	c := b.Cursor()
-	for k, v := c.Seek(seqKey(batch.First)); k != nil && bytes.Compare(k, seqKey(batch.Last)) <= 0; k, v = c.Seek(seqKey(batch.First)) {
-		if err := c.Delete(); err != nil {
-			return err
+	var ops blockOps
+	it := newBlockIter(b, first)
+	for {
+		blk, ok := it.next()
+		if !ok || blk.first > last {
+			break
 		}
-		st.records--
-		st.bytes -= int64(max(len(v)-recordHeaderSize, 0))
+		if blk.last() < first {
+			continue
+		}
+		ops.remove(blk.first)
+		if blk.damaged {
+			st.records -= blk.n
+			st.bytes -= blk.size
+			continue
+		}
+		lo := int(max(first, blk.first) - blk.first)
+		hi := int(min(last, blk.last()) - blk.first + 1)
+		cnt := int(blk.count())
+		st.records -= int64(hi - lo)
+		st.bytes -= blk.recBytes(lo, hi)
+		if lo > 0 {
+			ops.put(blk.first, blk.encodeRange(0, lo))
+		}
+		if hi < cnt {
+			ops.put(blk.first+uint64(hi), blk.encodeRange(hi, cnt))
+		}
 	}
-	return nil
+	return ops.apply(b)
 }
 
 func (db *DB) setStats(st spoolState) {

@@ -141,7 +141,7 @@ func readMeta(f *os.File, off int64) (boltMeta, error) {
 // page reads page id with its overflow pages, checking it lies inside the
 // high-water mark and carries its own id.
 func (w *walker) page(id uint64) (flags uint16, count int, data []byte, err error) {
-	if err := w.tick(); err != nil {
+	if err := w.tick(1); err != nil {
 		return 0, 0, nil, err
 	}
 	if id < 2 || id >= w.meta.hwm {
@@ -160,6 +160,9 @@ func (w *walker) page(id uint64) (flags uint16, count int, data []byte, err erro
 	if id+overflow >= w.meta.hwm {
 		return 0, 0, nil, fmt.Errorf("page %d: %d overflow pages run past the end (%d)", id, overflow, w.meta.hwm)
 	}
+	if err := w.tick(int(overflow)); err != nil { // spool blocks span many pages
+		return 0, 0, nil, err
+	}
 	data = make([]byte, (overflow+1)*uint64(ps))
 	if _, err := w.f.ReadAt(data, int64(id)*ps); err != nil && !errors.Is(err, io.EOF) {
 		return 0, 0, nil, fmt.Errorf("page %d: %w", id, err)
@@ -173,9 +176,12 @@ func (w *walker) page(id uint64) (flags uint16, count int, data []byte, err erro
 	return le.Uint16(hdr[8:]), int(le.Uint16(hdr[10:])), data, nil
 }
 
-func (w *walker) tick() error {
-	w.pages++
-	if w.pages%walkDeadlineStep == 0 && w.now().After(w.deadline) {
+// tick counts n more pages read and checks the deadline every
+// walkDeadlineStep pages.
+func (w *walker) tick(n int) error {
+	before := w.pages
+	w.pages += n
+	if w.pages/walkDeadlineStep != before/walkDeadlineStep && w.now().After(w.deadline) {
 		return errWalkTimeout
 	}
 	return nil

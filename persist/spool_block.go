@@ -1,0 +1,252 @@
+package persist
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A spool block is one bbolt value holding a run of consecutive records,
+// stored under the 8-byte big-endian sequence number of its first record.
+// Its layout, integers big-endian:
+//
+//	version  u8          blockVersion
+//	crc      u32         CRC-32C (Castagnoli) of everything after this field
+//	spooled  i64         unix ns when the records were appended
+//	count    u16         number of records, at least 1
+//	lengths  count × u32 each record's length
+//	records              the records, concatenated
+//
+// A block with first sequence S and n records covers S..S+n-1; the next
+// block starts at S+n (the spool never leaves a gap between blocks).
+const (
+	blockVersion     = 1
+	blockFixedHeader = 1 + 4 + 8 + 2
+	blockLengthSize  = 4
+
+	// maxBlockRecords and maxBlockBytes bound one block; AppendReports
+	// splits a larger call into several blocks. Larger blocks cost less
+	// per record to write and delete, but a partial eviction or ack
+	// rewrites the rest of a block, and bbolt rewrites a whole leaf (2 to 4
+	// blocks) whenever one of its blocks changes. A record larger than
+	// maxBlockBytes gets a block of its own.
+	maxBlockRecords = 256
+	maxBlockBytes   = 256 << 10
+)
+
+var (
+	errBlockDamaged = errors.New("damaged spool block")
+	castagnoli      = crc32.MakeTable(crc32.Castagnoli)
+)
+
+// spoolBlock is a decoded block. Its slices point into the bbolt value and
+// are valid only inside the transaction.
+type spoolBlock struct {
+	first   uint64
+	spooled int64
+	// offs has one offset per record into data, plus the end: record i is
+	// data[offs[i]:offs[i+1]].
+	offs []int
+	data []byte
+
+	// damaged blocks carry no records: n and size are estimates of what
+	// the block held, from the sequence range up to the next block.
+	damaged bool
+	n       int64
+	size    int64
+}
+
+// count returns the number of records the block covers.
+func (b *spoolBlock) count() int64 {
+	if b.damaged {
+		return b.n
+	}
+	return int64(len(b.offs) - 1)
+}
+
+// last returns the sequence number of the block's last record.
+func (b *spoolBlock) last() uint64 { return b.first + uint64(b.count()) - 1 }
+
+// rec returns record i.
+func (b *spoolBlock) rec(i int) []byte { return b.data[b.offs[i]:b.offs[i+1]] }
+
+// recBytes returns the size of records i..j-1.
+func (b *spoolBlock) recBytes(i, j int) int64 { return int64(b.offs[j] - b.offs[i]) }
+
+// encodeBlock returns a block value holding recs, spooled at unix ns at.
+func encodeBlock(at int64, recs [][]byte) []byte {
+	size := blockFixedHeader + blockLengthSize*len(recs)
+	for _, r := range recs {
+		size += len(r)
+	}
+	v := make([]byte, blockFixedHeader+blockLengthSize*len(recs), size)
+	for i, r := range recs {
+		binary.BigEndian.PutUint32(v[blockFixedHeader+blockLengthSize*i:], uint32(len(r)))
+	}
+	for _, r := range recs {
+		v = append(v, r...)
+	}
+	return sealBlock(v, at, len(recs))
+}
+
+// encodeRange returns a block value holding records i..j-1 of b, with b's
+// spooled-at time.
+func (b *spoolBlock) encodeRange(i, j int) []byte {
+	hdr := blockFixedHeader + blockLengthSize*(j-i)
+	v := make([]byte, hdr, hdr+b.offs[j]-b.offs[i])
+	for k := i; k < j; k++ {
+		binary.BigEndian.PutUint32(v[blockFixedHeader+blockLengthSize*(k-i):], uint32(b.offs[k+1]-b.offs[k]))
+	}
+	v = append(v, b.data[b.offs[i]:b.offs[j]]...)
+	return sealBlock(v, b.spooled, j-i)
+}
+
+// sealBlock fills in the fixed header of v, whose lengths and records are
+// in place, and its checksum.
+func sealBlock(v []byte, at int64, n int) []byte {
+	v[0] = blockVersion
+	binary.BigEndian.PutUint64(v[5:], uint64(at))
+	binary.BigEndian.PutUint16(v[13:], uint16(n))
+	binary.BigEndian.PutUint32(v[1:], crc32.Checksum(v[5:], castagnoli))
+	return v
+}
+
+// decodeBlock decodes the block stored under key k. Any value that is not
+// a whole, intact block wraps errBlockDamaged.
+func decodeBlock(k, v []byte) (spoolBlock, error) {
+	if len(k) != 8 {
+		return spoolBlock{}, fmt.Errorf("%w: key of %d bytes", errBlockDamaged, len(k))
+	}
+	if len(v) < blockFixedHeader || v[0] != blockVersion {
+		return spoolBlock{}, fmt.Errorf("%w: bad header", errBlockDamaged)
+	}
+	if crc32.Checksum(v[5:], castagnoli) != binary.BigEndian.Uint32(v[1:]) {
+		return spoolBlock{}, fmt.Errorf("%w: checksum mismatch", errBlockDamaged)
+	}
+	n := int(binary.BigEndian.Uint16(v[13:]))
+	hdr := blockFixedHeader + blockLengthSize*n
+	if n == 0 || len(v) < hdr {
+		return spoolBlock{}, fmt.Errorf("%w: %d records do not fit", errBlockDamaged, n)
+	}
+	b := spoolBlock{first: binary.BigEndian.Uint64(k), spooled: int64(binary.BigEndian.Uint64(v[5:])),
+		offs: make([]int, n+1), data: v[hdr:]}
+	off := 0
+	for i := range n {
+		l := int(binary.BigEndian.Uint32(v[blockFixedHeader+blockLengthSize*i:]))
+		if l > len(b.data)-off {
+			return spoolBlock{}, fmt.Errorf("%w: record lengths exceed the block", errBlockDamaged)
+		}
+		off += l
+		b.offs[i+1] = off
+	}
+	if off != len(b.data) {
+		return spoolBlock{}, fmt.Errorf("%w: record lengths do not add up", errBlockDamaged)
+	}
+	return b, nil
+}
+
+// damagedBlock stands for a block that did not decode. It covers the
+// sequence numbers up to next (the next block's first, or the bucket's
+// sequence + 1), at least its own; its size is guessed from the value.
+func damagedBlock(k, v []byte, next uint64) spoolBlock {
+	b := spoolBlock{first: binary.BigEndian.Uint64(k), damaged: true, n: 1}
+	if next > b.first {
+		b.n = int64(next - b.first)
+	}
+	b.size = max(int64(len(v))-blockFixedHeader-blockLengthSize*b.n, 0)
+	return b
+}
+
+// blockSpooledAt reads the spooled-at time of a block value without
+// checking its checksum (SpoolStats only).
+func blockSpooledAt(v []byte) (int64, bool) {
+	if len(v) < blockFixedHeader || v[0] != blockVersion {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[5:])), true
+}
+
+// blockIter walks the blocks in sequence order; keys that are not 8 bytes
+// long were never written by this package and are skipped.
+type blockIter struct {
+	c    *bolt.Cursor
+	seq  uint64 // the bucket's sequence: the last number handed out
+	k, v []byte // the next entry
+}
+
+// newBlockIter starts at the first block that may hold seq: the one at
+// seq, else the one before it.
+func newBlockIter(b *bolt.Bucket, seq uint64) *blockIter {
+	it := &blockIter{c: b.Cursor(), seq: b.Sequence()}
+	key := seqKey(seq)
+	k, v := it.c.Seek(key)
+	switch {
+	case k == nil:
+		k, v = it.c.Last()
+	case string(k) != string(key):
+		if k, v = it.c.Prev(); k == nil {
+			k, v = it.c.First()
+		}
+	}
+	if k != nil && len(k) != 8 {
+		k, v = it.c.First()
+	}
+	it.k, it.v = k, v
+	it.skipForeign()
+	return it
+}
+
+func (it *blockIter) skipForeign() {
+	for it.k != nil && len(it.k) != 8 {
+		it.k, it.v = it.c.Next()
+	}
+}
+
+// next returns the next block, decoded or marked damaged; false at the end.
+func (it *blockIter) next() (spoolBlock, bool) {
+	if it.k == nil {
+		return spoolBlock{}, false
+	}
+	k, v := it.k, it.v
+	it.k, it.v = it.c.Next()
+	it.skipForeign()
+	b, err := decodeBlock(k, v)
+	if err == nil {
+		return b, true
+	}
+	next := it.seq + 1
+	if it.k != nil {
+		next = binary.BigEndian.Uint64(it.k)
+	}
+	return damagedBlock(k, v, next), true
+}
+
+// blockOps collects the changes to blocks found while iterating, applied
+// afterwards: deleting through a cursor that keeps moving is slow in bbolt
+// (First after deletes walks emptied pages) and easy to get wrong.
+type blockOps struct {
+	del  [][]byte
+	puts []blockPut
+}
+
+type blockPut struct{ k, v []byte }
+
+func (o *blockOps) remove(first uint64)        { o.del = append(o.del, seqKey(first)) }
+func (o *blockOps) put(first uint64, v []byte) { o.puts = append(o.puts, blockPut{seqKey(first), v}) }
+func (o *blockOps) empty() bool                { return len(o.del) == 0 && len(o.puts) == 0 }
+func (o *blockOps) apply(b *bolt.Bucket) error {
+	for _, k := range o.del {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, p := range o.puts {
+		if err := b.Put(p.k, p.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
