@@ -13,11 +13,12 @@ const (
 	headerRequestID     = "X-Gravitee-Request-Id"
 )
 
-// newRecord starts the request's analytics record.
-func (g *Gateway) newRecord(x *exchange) *analytics.Record {
+// fillRecord starts the request's analytics record in x.rec.
+func (g *Gateway) fillRecord(x *exchange) {
 	r := x.r
 	id := g.ids.next()
-	rec := &analytics.Record{
+	rec := x.rec
+	*rec = analytics.Record{
 		Timestamp:            x.startMs,
 		RequestID:            id,
 		TransactionID:        id,
@@ -40,7 +41,6 @@ func (g *Gateway) newRecord(x *exchange) *analytics.Record {
 	} else if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		rec.LocalAddress = a.String()
 	}
-	return rec
 }
 
 // recordPlan notes the plan, subscription and application chosen.

@@ -18,6 +18,7 @@ type endpoint struct {
 	target     *url.URL
 	targetURL  string // target.String(), recorded as the endpoint
 	targetPath string // target path without its trailing slash
+	basePath   string // decoded target path without its trailing slash
 	weight     int
 	secondary  bool
 	transport  *http.Transport // health checks
@@ -189,6 +190,7 @@ func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientC
 		target:     u,
 		targetURL:  u.String(),
 		targetPath: strings.TrimSuffix(u.EscapedPath(), "/"),
+		basePath:   strings.TrimSuffix(u.Path, "/"),
 		weight:     e.Weight,
 		secondary:  e.Secondary,
 		transport:  up.std,

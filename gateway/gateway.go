@@ -24,8 +24,9 @@ type Config struct {
 	Subscriptions []wire.Subscription
 }
 
-// Recorder receives one record per request; Record must never block. The
-// gateway hands over the record and does not touch it afterwards.
+// Recorder receives one record per request; Record must never block and
+// must not keep r after it returns (the gateway reuses it for the next
+// request): copy or encode what it needs.
 type Recorder interface{ Record(r *analytics.Record) }
 
 // CounterStore keeps the quota policy's counters across restarts.

@@ -92,8 +92,9 @@ type memRecorder struct {
 }
 
 func (m *memRecorder) Record(r *analytics.Record) {
+	c := *r // Record must not keep r
 	m.mu.Lock()
-	m.recs = append(m.recs, r)
+	m.recs = append(m.recs, &c)
 	m.mu.Unlock()
 }
 

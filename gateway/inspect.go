@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"github.com/quic-go/quic-go"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
+
+	"github.com/quic-go/quic-go"
 )
 
 // inspectConn watches the HTTP/1 bytes a client sends on the cleartext
@@ -35,6 +37,26 @@ type connInfoKey struct{}
 type connInfo struct {
 	inspect *inspectConn // nil on TLS and QUIC connections
 	local   string       // local address, for analytics
+	// outTmpl is an empty upstream request carrying the context of this
+	// connection's HTTP/1 requests: copying it gives a request with that
+	// context without WithContext's allocation. HTTP/1 only, where the
+	// connection serves one request at a time.
+	outTmpl *http.Request
+}
+
+// upstreamRequest returns an empty request carrying ctx, copied from the
+// connection's template when r is an HTTP/1 request with its context.
+func (ci *connInfo) upstreamRequest(r *http.Request, into *http.Request) *http.Request {
+	ctx := r.Context()
+	if ci == nil || r.ProtoMajor != 1 {
+		*into = http.Request{}
+		return into.WithContext(ctx)
+	}
+	if ci.outTmpl == nil || ci.outTmpl.Context() != ctx {
+		ci.outTmpl = (&http.Request{}).WithContext(ctx)
+	}
+	*into = *ci.outTmpl
+	return into
 }
 
 func (c *inspectConn) Read(p []byte) (int, error) {

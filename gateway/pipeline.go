@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ type exchange struct {
 	route    *route
 	plan     *planRuntime
 	sub      *subscription
-	rec      *analytics.Record
+	rec      *analytics.Record // &record
+	record   analytics.Record
 	start    time.Time
 	startMs  int64
 	pathInfo string // decoded path below the context path, "/..."
@@ -32,12 +34,17 @@ type exchange struct {
 	capture    *cacheCapture
 	maxBody    int64
 	conn       *connInfo // nil when served without Serve (tests, embedding)
+	// The upstream request, reused from one request to the next.
+	outReq    http.Request
+	outURL    url.URL
+	outHeader http.Header
+	outVals   [6]string // X-Forwarded-*, the ids, an empty User-Agent
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{flows: make([]*flow, 0, 8)} }}
 
 func (x *exchange) reset() {
-	*x = exchange{flows: x.flows[:0]}
+	*x = exchange{flows: x.flows[:0], outHeader: x.outHeader}
 }
 
 // serveHTTP is the one pipeline behind every listener.
@@ -47,7 +54,8 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	x.start = g.now()
 	x.startMs = x.start.UnixMilli()
 	x.conn = connInfoOf(r.Context())
-	x.rec = g.newRecord(x)
+	x.rec = &x.record
+	g.fillRecord(x)
 	defer g.recoverPanic(x)
 	g.handle(x)
 	g.finish(x)

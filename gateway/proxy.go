@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strings"
 )
@@ -88,13 +87,29 @@ func (g *Gateway) proxy(x *exchange) {
 	}
 }
 
-// outbound builds the upstream request.
+// outbound builds the upstream request. For endpoints served by h1Client,
+// which is done with a request when RoundTrip returns, it reuses x's
+// request, URL and header (pooled with the exchange). On HTTP/1
+// connections the request is copied from the connection's template, which
+// carries the client request's context.
 func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *http.Request {
 	r := x.r
 	base := x.route.path[:len(x.route.path)-1]
 	rest := r.URL.Path[len(base):]
-	u := &url.URL{Scheme: ep.target.Scheme, Host: ep.target.Host, RawQuery: x.rawQuery}
-	u.Path = strings.TrimSuffix(ep.target.Path, "/") + rest
+	_, pooled := ep.rt.(*h1Client) // done with the request when RoundTrip returns
+	u, out := &x.outURL, &x.outReq
+	if !pooled { // http.Transport may still read it from another goroutine
+		u, out = new(url.URL), new(http.Request)
+	}
+	*u = url.URL{Scheme: ep.target.Scheme, Host: ep.target.Host, RawQuery: x.rawQuery}
+	switch {
+	case ep.basePath == "":
+		u.Path = rest
+	case rest == "":
+		u.Path = ep.basePath
+	default:
+		u.Path = ep.basePath + rest
+	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
@@ -103,28 +118,40 @@ func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *htt
 			u.RawPath = ep.targetPath + esc[len(base):]
 		}
 	}
-	out := &http.Request{
-		Method: r.Method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: x.outboundHeader(ep, upgrade), Body: body, ContentLength: r.ContentLength,
-		Host: ep.target.Host,
-	}
+	out = x.conn.upstreamRequest(r, out)
+	out.Method, out.URL = r.Method, u
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	out.Header, out.Body, out.ContentLength = x.outboundHeader(ep, upgrade), body, r.ContentLength
+	out.Host = ep.target.Host
 	if body == http.NoBody {
 		out.ContentLength = 0
 	}
 	if ep.hostHeader {
 		out.Host = r.Host
 	}
-	return out.WithContext(r.Context())
+	return out
 }
 
 // outboundHeader copies the client's headers without the hop-by-hop ones,
 // and adds X-Forwarded-* and Gravitee's ids.
 func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	r := x.r
-	h := make(http.Header, len(r.Header)+6)
+	var h http.Header
+	var vals []string
+	if _, sync := ep.rt.(*h1Client); sync && x.outHeader != nil {
+		// Our own client is done with the request when RoundTrip returns;
+		// http.Transport may still read it from another goroutine.
+		h, vals = x.outHeader, x.outVals[:]
+		clear(h)
+	} else {
+		h, vals = make(http.Header, len(r.Header)+6), make([]string, 6)
+		if sync {
+			x.outHeader = h
+		}
+	}
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if hopByHop[k] || k == x.dropHeader || listedIn(conn, k) {
+		if hopByHop[k] || k == x.dropHeader || (conn != nil && listedIn(conn, k)) {
 			continue
 		}
 		h[k] = vv
@@ -136,8 +163,7 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 		h["Connection"] = []string{"Upgrade"}
 		h["Upgrade"] = r.Header["Upgrade"]
 	}
-	// One backing array for the values the gateway sets (fewer allocations).
-	vals := make([]string, 6)
+	// One backing array for the values the gateway sets.
 	vals[0] = x.clientIP()
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
 		vals[0] = strings.Join(prior, ", ") + ", " + vals[0]
@@ -146,7 +172,7 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	if r.TLS != nil {
 		vals[1] = "https"
 	}
-	vals[2], vals[3], vals[4] = r.Host, x.rec.TransactionID, x.rec.RequestID
+	vals[2], vals[3], vals[4], vals[5] = r.Host, x.rec.TransactionID, x.rec.RequestID, ""
 	h["X-Forwarded-For"] = vals[0:1:1]
 	h["X-Forwarded-Proto"] = vals[1:2:2]
 	h["X-Forwarded-Host"] = vals[2:3:3]
@@ -161,13 +187,29 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	return h
 }
 
-// listedIn reports whether header name k is listed in a Connection header.
+// listedIn reports whether header name k (canonical) is listed in a
+// Connection header.
 func listedIn(conn []string, k string) bool {
 	for _, v := range conn {
-		for _, f := range strings.Split(v, ",") {
-			if textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(f)) == k {
-				return true
-			}
+		if hasToken(v, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated list v holds token,
+// compared without regard to case; it does not allocate.
+func hasToken(v, token string) bool {
+	for v != "" {
+		f := v
+		if i := strings.IndexByte(v, ','); i >= 0 {
+			f, v = v[:i], v[i+1:]
+		} else {
+			v = ""
+		}
+		if strings.EqualFold(strings.TrimSpace(f), token) {
+			return true
 		}
 	}
 	return false
@@ -184,7 +226,7 @@ func (g *Gateway) respond(x *exchange, resp *http.Response) {
 		}
 		h[k] = vv
 	}
-	ids := []string{x.rec.TransactionID, x.rec.RequestID}
+	ids := []string{x.rec.TransactionID, x.rec.RequestID} // may be read after serveHTTP returns (HTTP/3)
 	h[headerTransactionID] = ids[0:1:1]
 	h[headerRequestID] = ids[1:2:2]
 	x.runResponsePolicies(resp.StatusCode, h)

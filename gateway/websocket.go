@@ -3,7 +3,6 @@ package gateway
 import (
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 )
 
@@ -13,14 +12,7 @@ func isUpgrade(h http.Header) bool {
 	if len(h["Upgrade"]) == 0 {
 		return false
 	}
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
+	return listedIn(h["Connection"], "upgrade")
 }
 
 // switchProtocols relays a 101 answer and then both directions of the

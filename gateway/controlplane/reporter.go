@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,30 +13,44 @@ import (
 
 // Reporter defaults.
 const (
-	// DefaultQueueSize bounds the in-memory queue between the request path
-	// and the spool writer.
+	// DefaultQueueSize bounds the records held in memory between the
+	// request path and the spool writer.
 	DefaultQueueSize = 16384
 	// writeBatch is the most records one spool transaction holds.
 	writeBatch = 1024
-	// writeWindow is how long the writer collects records before it commits
-	// them: the most a power cut can lose.
+	// blockBytes ends a block early when its records are large.
+	blockBytes = 1 << 20
+	// writeWindow is how long a block collects records before it is
+	// committed: the most a power cut can lose.
 	writeWindow = 100 * time.Millisecond
 )
 
-// Reporter implements gateway.Recorder: it queues each request's record in a
-// bounded channel and a writer goroutine commits them to the spool in
-// batches (one fsync per batch).
+// Reporter implements gateway.Recorder. Record encodes the request's record
+// straight into the block being filled (a byte buffer under a mutex: no
+// allocation, no goroutine hand-off per request); the writer goroutine
+// commits each block to the spool in one transaction (one fsync) when it is
+// full (writeBatch records or blockBytes) or writeWindow after its first
+// record, whichever comes first. It is woken twice per block at most, not
+// per record.
 //
-// Overflow policy: Record never blocks. When the queue is full the record is
-// dropped and counted (QueueDropped); when the spool write fails (disk full)
-// the batch's records are counted as SpoolFailed; when the spool is at its
-// bound persist drops its oldest records, counted as SpoolDropped. The sum is
+// Overflow policy: Record never blocks. When queueSize records already wait
+// in memory (the disk is slower than the traffic) the record is dropped and
+// counted (QueueDropped); when the spool write fails (disk full) the block's
+// records are counted as SpoolFailed; when the spool is at its bound
+// persist drops its oldest records, counted as SpoolDropped. The sum is
 // reported to the gate with the next acknowledged batch.
 type Reporter struct {
 	db     *persist.DB
 	log    *slog.Logger
-	ch     chan *analytics.Record
+	limit  int           // queueSize: records buffered at most
+	kick   chan struct{} // capacity 1: "a block started or filled"
 	notify chan struct{} // capacity 1: "the spool has new records"
+
+	mu       sync.Mutex
+	cur      *reportBlock   // being filled; nil when none
+	full     []*reportBlock // waiting for the writer, oldest first
+	spare    []*reportBlock // emptied blocks kept for reuse
+	buffered int            // records in cur and full
 
 	requests     atomic.Int64
 	queueDropped atomic.Int64
@@ -48,23 +63,91 @@ type Reporter struct {
 	done   chan struct{}
 }
 
-// NewReporter returns a Reporter writing to db with a queue of queueSize
-// records (DefaultQueueSize when <= 0).
+// reportBlock is a run of encoded records: record i is
+// buf[ends[i-1]:ends[i]].
+type reportBlock struct {
+	buf    []byte
+	ends   []int
+	opened time.Time // when its first record arrived
+	recs   [][]byte  // scratch: the records as slices for AppendReports
+}
+
+func (b *reportBlock) records() [][]byte {
+	b.recs = b.recs[:0]
+	start := 0
+	for _, end := range b.ends {
+		b.recs = append(b.recs, b.buf[start:end:end])
+		start = end
+	}
+	return b.recs
+}
+
+// NewReporter returns a Reporter writing to db that holds at most
+// queueSize records in memory (DefaultQueueSize when <= 0).
 func NewReporter(db *persist.DB, log *slog.Logger, queueSize int) *Reporter {
 	if queueSize <= 0 {
 		queueSize = DefaultQueueSize
 	}
-	return &Reporter{db: db, log: log, ch: make(chan *analytics.Record, queueSize), notify: make(chan struct{}, 1)}
+	return &Reporter{db: db, log: log, limit: queueSize,
+		kick: make(chan struct{}, 1), notify: make(chan struct{}, 1)}
 }
 
-// Record queues r for the spool; it never blocks (see the overflow policy).
+// Record encodes r into the current block; it never blocks and does not
+// keep r (see the overflow policy).
 func (rp *Reporter) Record(r *analytics.Record) {
 	rp.requests.Add(1)
-	select {
-	case rp.ch <- r:
-	default:
+	rp.mu.Lock()
+	if rp.buffered >= rp.limit {
+		rp.mu.Unlock()
 		rp.queueDropped.Add(1)
+		return
 	}
+	b := rp.cur
+	started := b == nil
+	if started {
+		b = rp.takeSpare()
+		b.opened = time.Now()
+		rp.cur = b
+	}
+	b.buf = r.AppendJSON(b.buf)
+	b.ends = append(b.ends, len(b.buf))
+	rp.buffered++
+	filled := len(b.ends) >= min(writeBatch, rp.limit) || len(b.buf) >= blockBytes
+	if filled {
+		rp.full = append(rp.full, b)
+		rp.cur = nil
+	}
+	rp.mu.Unlock()
+	if started || filled {
+		select {
+		case rp.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// takeSpare returns an empty block; rp.mu is held.
+func (rp *Reporter) takeSpare() *reportBlock {
+	if n := len(rp.spare); n > 0 {
+		b := rp.spare[n-1]
+		rp.spare = rp.spare[:n-1]
+		return b
+	}
+	return &reportBlock{}
+}
+
+// maxSpare bounds the emptied blocks kept for reuse (each up to
+// blockBytes): the writer needs one while the request path fills another.
+const maxSpare = 2
+
+// recycle empties b and keeps it for reuse, up to maxSpare blocks.
+func (rp *Reporter) recycle(b *reportBlock) {
+	b.buf, b.ends, b.recs = b.buf[:0], b.ends[:0], b.recs[:0]
+	rp.mu.Lock()
+	if len(rp.spare) < maxSpare {
+		rp.spare = append(rp.spare, b)
+	}
+	rp.mu.Unlock()
 }
 
 // Start runs the writer until Shutdown.
@@ -75,8 +158,8 @@ func (rp *Reporter) Start() {
 	go rp.run(ctx)
 }
 
-// Shutdown stops the writer after it has committed everything queued so far
-// and waits for it. Records arriving afterwards stay in the queue: call it
+// Shutdown stops the writer after it has committed everything recorded so
+// far and waits for it. Records arriving afterwards stay in memory: call it
 // once the listeners are closed.
 func (rp *Reporter) Shutdown() {
 	if rp.cancel == nil {
@@ -94,72 +177,73 @@ func (rp *Reporter) memDropped() int64 {
 
 func (rp *Reporter) run(ctx context.Context) {
 	defer close(rp.done)
-	batch := make([][]byte, 0, writeBatch)
-	for {
-		select {
-		case r := <-rp.ch:
-			batch = rp.collect(ctx, append(batch, rp.encode(r)))
-			rp.write(batch)
-			batch = batch[:0]
-		case <-ctx.Done():
-			rp.drain(batch)
-			return
-		}
-	}
-}
-
-// collect adds records to batch until it is full, the window ends or ctx is
-// done.
-func (rp *Reporter) collect(ctx context.Context, batch [][]byte) [][]byte {
-	t := time.NewTimer(writeWindow)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	defer t.Stop()
-	for len(batch) < writeBatch {
-		select {
-		case r := <-rp.ch:
-			batch = append(batch, rp.encode(r))
-		case <-t.C:
-			return batch
-		case <-ctx.Done():
-			return batch
-		}
-	}
-	return batch
-}
-
-// drain commits whatever is still queued (shutdown).
-func (rp *Reporter) drain(batch [][]byte) {
 	for {
+		b, wait := rp.next(false)
+		if b != nil {
+			rp.write(b)
+			continue
+		}
+		var timeout <-chan time.Time
+		if wait > 0 {
+			t.Reset(wait)
+			timeout = t.C
+		}
 		select {
-		case r := <-rp.ch:
-			batch = append(batch, rp.encode(r))
-			if len(batch) == writeBatch {
-				rp.write(batch)
-				batch = batch[:0]
+		case <-rp.kick:
+		case <-timeout:
+		case <-ctx.Done():
+			for b, _ := rp.next(true); b != nil; b, _ = rp.next(true) {
+				rp.write(b)
 			}
-		default:
-			rp.write(batch)
 			return
 		}
+		t.Stop()
 	}
 }
 
-// encode writes r as JSON; AppendJSON is json.Marshal's output without its
-// reflection and allocations.
-func (rp *Reporter) encode(r *analytics.Record) []byte {
-	return r.AppendJSON(nil)
+// next returns the oldest block due for writing: a full one, or the block
+// being filled once its window is over (or at once when flush is set).
+// Without one it returns how long until the current block is due (0: no
+// block is open; wait for a kick).
+func (rp *Reporter) next(flush bool) (*reportBlock, time.Duration) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.full) == 0 && rp.cur != nil {
+		wait := writeWindow - time.Since(rp.cur.opened)
+		if !flush && wait > 0 {
+			return nil, wait
+		}
+		rp.full = append(rp.full, rp.cur)
+		rp.cur = nil
+	}
+	if len(rp.full) == 0 {
+		return nil, 0
+	}
+	b := rp.full[0]
+	n := copy(rp.full, rp.full[1:])
+	rp.full[n] = nil
+	rp.full = rp.full[:n]
+	rp.buffered -= len(b.ends)
+	return b, 0
 }
 
-// write commits batch to the spool, counting what could not be kept.
-func (rp *Reporter) write(batch [][]byte) {
-	if len(batch) == 0 {
+// write commits b to the spool, counting what could not be kept, and
+// recycles it.
+func (rp *Reporter) write(b *reportBlock) {
+	defer rp.recycle(b)
+	n := len(b.ends)
+	if n == 0 {
 		return
 	}
-	dropped, err := rp.db.AppendReports(batch)
+	dropped, err := rp.db.AppendReports(b.records())
 	if err != nil {
-		rp.spoolFailed.Add(int64(len(batch)))
+		rp.spoolFailed.Add(int64(n))
 		msg := err.Error()
 		if prev := rp.spoolErr.Swap(&msg); prev == nil || *prev != msg {
-			rp.log.Error("could not spool analytics records (disk full?); requests are still served, the lost records are counted and reported to the gate", "records", len(batch), "err", err)
+			rp.log.Error("could not spool analytics records (disk full?); requests are still served, the lost records are counted and reported to the gate", "records", n, "err", err)
 		}
 		return
 	}
