@@ -100,11 +100,12 @@ func crashAck(db *DB, out io.Writer) error {
 func nextRecordNumber(db *DB) (int, error) {
 	next := 0
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		k, v := tx.Bucket(bucketReports).Cursor().Last()
-		if v == nil {
+		b := tx.Bucket(bucketReports)
+		k, v := b.Cursor().Last()
+		if k == nil {
 			return nil
 		}
-		blk, err := decodeBlock(k, v)
+		blk, err := decodeBlock(k, blockValue(b, k, v))
 		if err != nil {
 			return err
 		}
@@ -271,8 +272,9 @@ func spooledNumbers(t *testing.T, db *DB) map[int]bool {
 	nums := map[int]bool{}
 	prev := -1
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketReports).ForEach(func(k, v []byte) error {
-			blk, err := decodeBlock(k, v)
+		b := tx.Bucket(bucketReports)
+		return b.ForEach(func(k, v []byte) error {
+			blk, err := decodeBlock(k, blockValue(b, k, v))
 			if err != nil {
 				return err
 			}

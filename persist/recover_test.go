@@ -14,7 +14,8 @@ import (
 )
 
 // filledFile creates a cleanly closed state file with a snapshot and enough
-// spooled records for the reports bucket to be a multi-level b-tree.
+// spooled records for the reports bucket to be a multi-level b-tree: 200
+// blocks of 10 small records (each a bucket inlined in the spool's leaves).
 func filledFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -25,8 +26,8 @@ func filledFile(t *testing.T) string {
 	if err := db.SaveSnapshot(testSnapshot(9, 20)); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 4 {
-		mustAppend(t, db, records(i*500, 500))
+	for i := range 200 {
+		mustAppend(t, db, records(i*10, 10))
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

@@ -129,7 +129,7 @@ func writeSpoolState(tx *bolt.Tx, st *spoolState) error {
 func oldestSpooled(b *bolt.Bucket) int64 {
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if at, ok := blockSpooledAt(v); ok && len(k) == 8 {
+		if at, ok := blockSpooledAt(blockValue(b, k, v)); ok && len(k) == 8 {
 			return at
 		}
 	}
@@ -221,7 +221,7 @@ func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error
 		if !ok {
 			break // counters drifted from the bucket; nothing left to evict
 		}
-		ops.remove(blk.first)
+		ops.remove(&blk)
 		if blk.damaged {
 			st.records -= blk.n
 			st.bytes -= blk.size
@@ -255,7 +255,7 @@ func putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
 		if err := b.SetSequence(first + uint64(n) - 1); err != nil {
 			return err
 		}
-		if err := b.Put(seqKey(first), encodeBlock(now, recs[:n])); err != nil {
+		if err := putBlock(b, first, encodeBlock(now, recs[:n])); err != nil {
 			return err
 		}
 		st.records += int64(n)
@@ -390,7 +390,7 @@ func deleteRange(b *bolt.Bucket, st *spoolState, first, last uint64) error {
 		if blk.last() < first {
 			continue
 		}
-		ops.remove(blk.first)
+		ops.remove(&blk)
 		if blk.damaged {
 			st.records -= blk.n
 			st.bytes -= blk.size

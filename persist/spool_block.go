@@ -9,9 +9,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// A spool block is one bbolt value holding a run of consecutive records,
-// stored under the 8-byte big-endian sequence number of its first record.
-// Its layout, integers big-endian:
+// A spool block is one bbolt value holding a run of consecutive records.
+// It is stored in a nested bucket of its own, named by the 8-byte
+// big-endian sequence number of its first record, under the key
+// blockValueKey: bbolt rewrites a whole leaf page when one of its values
+// changes, and a leaf holds 2 to 4 large values, so blocks stored as plain
+// values would be written 3 to 4 times over as neighbours come and go; a
+// nested bucket has pages of its own, written once (small blocks are
+// inlined into the parent leaf by bbolt, which costs no more than a plain
+// value). The value's layout, integers big-endian:
 //
 //	version  u8          blockVersion
 //	crc      u32         CRC-32C (Castagnoli) of everything after this field
@@ -37,6 +43,9 @@ const (
 	maxBlockBytes   = 256 << 10
 )
 
+// blockValueKey is the key of the block value inside its bucket.
+var blockValueKey = []byte{0}
+
 var (
 	errBlockDamaged = errors.New("damaged spool block")
 	castagnoli      = crc32.MakeTable(crc32.Castagnoli)
@@ -53,8 +62,10 @@ type spoolBlock struct {
 	data []byte
 
 	// damaged blocks carry no records: n and size are estimates of what
-	// the block held, from the sequence range up to the next block.
+	// the block held, from the sequence range up to the next block. plain
+	// says the key holds a plain value where a block bucket belongs.
 	damaged bool
+	plain   bool
 	n       int64
 	size    int64
 }
@@ -151,13 +162,36 @@ func decodeBlock(k, v []byte) (spoolBlock, error) {
 // damagedBlock stands for a block that did not decode. It covers the
 // sequence numbers up to next (the next block's first, or the bucket's
 // sequence + 1), at least its own; its size is guessed from the value.
-func damagedBlock(k, v []byte, next uint64) spoolBlock {
-	b := spoolBlock{first: binary.BigEndian.Uint64(k), damaged: true, n: 1}
+func damagedBlock(k, v []byte, plain bool, next uint64) spoolBlock {
+	b := spoolBlock{first: binary.BigEndian.Uint64(k), damaged: true, plain: plain, n: 1}
 	if next > b.first {
 		b.n = int64(next - b.first)
 	}
 	b.size = max(int64(len(v))-blockFixedHeader-blockLengthSize*b.n, 0)
 	return b
+}
+
+// blockValue returns the block stored under k in b, where v is what a
+// cursor returned for k (nil for a bucket); nil when k holds no block
+// bucket or the bucket no block.
+func blockValue(b *bolt.Bucket, k, v []byte) []byte {
+	if v != nil {
+		return nil
+	}
+	child := b.Bucket(k)
+	if child == nil {
+		return nil
+	}
+	return child.Get(blockValueKey)
+}
+
+// putBlock stores block value v as the block starting at first.
+func putBlock(b *bolt.Bucket, first uint64, v []byte) error {
+	child, err := b.CreateBucket(seqKey(first))
+	if err != nil {
+		return err
+	}
+	return child.Put(blockValueKey, v)
 }
 
 // blockSpooledAt reads the spooled-at time of a block value without
@@ -172,6 +206,7 @@ func blockSpooledAt(v []byte) (int64, bool) {
 // blockIter walks the blocks in sequence order; keys that are not 8 bytes
 // long were never written by this package and are skipped.
 type blockIter struct {
+	b    *bolt.Bucket
 	c    *bolt.Cursor
 	seq  uint64 // the bucket's sequence: the last number handed out
 	k, v []byte // the next entry
@@ -180,7 +215,7 @@ type blockIter struct {
 // newBlockIter starts at the first block that may hold seq: the one at
 // seq, else the one before it.
 func newBlockIter(b *bolt.Bucket, seq uint64) *blockIter {
-	it := &blockIter{c: b.Cursor(), seq: b.Sequence()}
+	it := &blockIter{b: b, c: b.Cursor(), seq: b.Sequence()}
 	key := seqKey(seq)
 	k, v := it.c.Seek(key)
 	switch {
@@ -213,7 +248,8 @@ func (it *blockIter) next() (spoolBlock, bool) {
 	k, v := it.k, it.v
 	it.k, it.v = it.c.Next()
 	it.skipForeign()
-	b, err := decodeBlock(k, v)
+	val := blockValue(it.b, k, v)
+	b, err := decodeBlock(k, val)
 	if err == nil {
 		return b, true
 	}
@@ -221,30 +257,50 @@ func (it *blockIter) next() (spoolBlock, bool) {
 	if it.k != nil {
 		next = binary.BigEndian.Uint64(it.k)
 	}
-	return damagedBlock(k, v, next), true
+	if v != nil {
+		val = v
+	}
+	return damagedBlock(k, val, v != nil, next), true
 }
 
 // blockOps collects the changes to blocks found while iterating, applied
 // afterwards: deleting through a cursor that keeps moving is slow in bbolt
 // (First after deletes walks emptied pages) and easy to get wrong.
 type blockOps struct {
-	del  [][]byte
+	del  []blockDel
 	puts []blockPut
 }
 
-type blockPut struct{ k, v []byte }
+type blockDel struct {
+	k     []byte
+	plain bool
+}
 
-func (o *blockOps) remove(first uint64)        { o.del = append(o.del, seqKey(first)) }
-func (o *blockOps) put(first uint64, v []byte) { o.puts = append(o.puts, blockPut{seqKey(first), v}) }
-func (o *blockOps) empty() bool                { return len(o.del) == 0 && len(o.puts) == 0 }
+type blockPut struct {
+	first uint64
+	v     []byte
+}
+
+// remove deletes blk (a bucket with one DeleteBucket, or a stray plain
+// value).
+func (o *blockOps) remove(blk *spoolBlock) {
+	o.del = append(o.del, blockDel{seqKey(blk.first), blk.plain})
+}
+
+func (o *blockOps) put(first uint64, v []byte) { o.puts = append(o.puts, blockPut{first, v}) }
+
 func (o *blockOps) apply(b *bolt.Bucket) error {
-	for _, k := range o.del {
-		if err := b.Delete(k); err != nil {
+	for _, d := range o.del {
+		del := b.DeleteBucket
+		if d.plain {
+			del = b.Delete
+		}
+		if err := del(d.k); err != nil {
 			return err
 		}
 	}
 	for _, p := range o.puts {
-		if err := b.Put(p.k, p.v); err != nil {
+		if err := putBlock(b, p.first, p.v); err != nil {
 			return err
 		}
 	}

@@ -143,7 +143,7 @@ func (r *legacyRun) flush(b *bolt.Bucket) error {
 	if len(r.recs) == 0 {
 		return nil
 	}
-	err := b.Put(seqKey(r.first), encodeBlock(r.at, r.recs))
+	err := putBlock(b, r.first, encodeBlock(r.at, r.recs))
 	r.recs, r.size = r.recs[:0], 0
 	return err
 }
