@@ -72,6 +72,7 @@ func migrateChunk(tx *bolt.Tx) (done bool, err error) {
 		run  legacyRun
 		size int
 	)
+	end := lastBlockEnd(blocks)
 	c := old.Cursor()
 	k, v := c.First()
 	for ; k != nil && size < migrateChunkBytes; k, v = c.Next() {
@@ -84,6 +85,16 @@ func migrateChunk(tx *bolt.Tx) (done bool, err error) {
 			continue
 		}
 		seq, at, rec := binary.BigEndian.Uint64(k), int64(binary.BigEndian.Uint64(v)), v[legacyHeaderSize:]
+		if seq <= end {
+			// An older edgegate ran on this file after it was converted
+			// (an appliance that booted its previous image) and numbered
+			// from 1 again: its records are newer than the blocks.
+			seq = blocks.Sequence() + 1
+			if err := blocks.SetSequence(seq); err != nil {
+				return false, err
+			}
+			end = seq
+		}
 		if !run.fits(seq, at, rec) {
 			if err := run.flush(blocks); err != nil {
 				return false, err
@@ -107,6 +118,19 @@ func migrateChunk(tx *bolt.Tx) (done bool, err error) {
 		done = true
 	}
 	return done, writeSpoolState(tx, &st)
+}
+
+// lastBlockEnd returns the sequence number of the last record in blocks, 0
+// when there is none.
+func lastBlockEnd(b *bolt.Bucket) uint64 {
+	k, v := b.Cursor().Last()
+	if len(k) != 8 {
+		return 0
+	}
+	if blk, err := decodeBlock(k, blockValue(b, k, v)); err == nil {
+		return blk.last()
+	}
+	return binary.BigEndian.Uint64(k)
 }
 
 func finishMigration(tx *bolt.Tx) error {

@@ -216,3 +216,62 @@ func checkMigrated(t *testing.T, db *DB, ls *legacySpool) {
 		t.Fatalf("the next record has sequence %d, want %d", b.First, ls.lastSeq+1)
 	}
 }
+
+// TestSpoolMigrateAfterDowngrade: an older edgegate that ran on a converted
+// file (an appliance that booted its previous image) left format 1 records
+// numbered from 1 again beside the blocks; the next Open keeps them all,
+// after the blocks, with fresh sequence numbers.
+func TestSpoolMigrateAfterDowngrade(t *testing.T) {
+	db, path := openTest(t, nil)
+	mustAppend(t, db, records(0, 5))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		old, err := tx.CreateBucket(bucketReportsV1)
+		if err != nil {
+			return err
+		}
+		for i, rec := range records(5, 3) {
+			seq, err := old.NextSequence()
+			if err != nil {
+				return err
+			}
+			v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+			if err := old.Put(seqKey(seq), append(v, rec...)); err != nil {
+				return err
+			}
+			if i == 0 && seq != 1 {
+				return fmt.Errorf("the old bucket numbered from %d", seq)
+			}
+		}
+		return tx.Bucket(bucketSpool).Put(keyRecords, binary.BigEndian.AppendUint64(nil, 8))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	b := mustPeek(t, db, 100)
+	if b.First != 1 || b.Last != 8 {
+		t.Fatalf("peek covers %d-%d, want 1-8", b.First, b.Last)
+	}
+	wantRecords(t, b, 0, 8)
+	if st := db.SpoolStats(); st.Records != 8 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
