@@ -130,9 +130,12 @@ type DB struct {
 	// spoolMu serialises spool writes so that the in-memory stats follow
 	// commits in order; stats is read by SpoolStats without touching disk.
 	spoolMu sync.Mutex
-	statsMu sync.Mutex
-	stats   spoolState
-	epoch   string
+	// spoolBuf is AppendReports' scratch space for block values, reused
+	// under spoolMu: bbolt holds a value only until the commit.
+	spoolBuf []byte
+	statsMu  sync.Mutex
+	stats    spoolState
+	epoch    string
 
 	closeOnce sync.Once
 	closeErr  error

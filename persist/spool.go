@@ -162,7 +162,7 @@ func (db *DB) AppendReports(recs [][]byte) (dropped int, err error) {
 			return err
 		}
 		dropped += int(evicted)
-		if err := putBlocks(b, &st, keep, now); err != nil {
+		if err := db.putBlocks(b, &st, keep, now); err != nil {
 			return err
 		}
 		st.droppedTotal += int64(dropped)
@@ -213,6 +213,9 @@ func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error
 	over := func() bool {
 		return st.records+n > db.opts.MaxSpoolRecords || st.bytes+size > db.opts.MaxSpoolBytes
 	}
+	if !over() {
+		return 0, nil
+	}
 	var evicted int64
 	var ops blockOps
 	it := newBlockIter(b, 0)
@@ -243,8 +246,9 @@ func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error
 
 // putBlocks stores recs as blocks of at most maxBlockRecords records and
 // maxBlockBytes bytes (a larger record alone), taking sequence numbers
-// from the bucket.
-func putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
+// from the bucket. The values are built in db.spoolBuf.
+func (db *DB) putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
+	buf := db.blockBuffer(recs)
 	for len(recs) > 0 {
 		n, size := 1, len(recs[0])
 		for n < len(recs) && n < maxBlockRecords && size+len(recs[n]) <= maxBlockBytes {
@@ -255,7 +259,9 @@ func putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
 		if err := b.SetSequence(first + uint64(n) - 1); err != nil {
 			return err
 		}
-		if err := putBlock(b, first, encodeBlock(now, recs[:n])); err != nil {
+		v := appendBlock(buf[:0:len(buf)], now, recs[:n])
+		buf = buf[len(v):]
+		if err := putBlock(b, first, v); err != nil {
 			return err
 		}
 		st.records += int64(n)
@@ -263,6 +269,26 @@ func putBlocks(b *bolt.Bucket, st *spoolState, recs [][]byte, now int64) error {
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// maxSpoolBuf bounds the scratch space AppendReports keeps between calls.
+const maxSpoolBuf = 4 << 20
+
+// blockBuffer returns scratch space for the block values of recs: enough
+// for one block per record, the most their headers can take.
+func (db *DB) blockBuffer(recs [][]byte) []byte {
+	need := 0
+	for _, r := range recs {
+		need += blockFixedHeader + blockLengthSize + len(r)
+	}
+	if cap(db.spoolBuf) >= need {
+		return db.spoolBuf[:cap(db.spoolBuf)]
+	}
+	buf := make([]byte, need)
+	if need <= maxSpoolBuf {
+		db.spoolBuf = buf
+	}
+	return buf
 }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }

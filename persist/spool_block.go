@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -88,19 +89,26 @@ func (b *spoolBlock) rec(i int) []byte { return b.data[b.offs[i]:b.offs[i+1]] }
 func (b *spoolBlock) recBytes(i, j int) int64 { return int64(b.offs[j] - b.offs[i]) }
 
 // encodeBlock returns a block value holding recs, spooled at unix ns at.
-func encodeBlock(at int64, recs [][]byte) []byte {
-	size := blockFixedHeader + blockLengthSize*len(recs)
+func encodeBlock(at int64, recs [][]byte) []byte { return appendBlock(nil, at, recs) }
+
+// appendBlock appends a block value holding recs, spooled at unix ns at,
+// to dst and returns the value (with its capacity ending where it does).
+func appendBlock(dst []byte, at int64, recs [][]byte) []byte {
+	hdr := blockFixedHeader + blockLengthSize*len(recs)
+	size := hdr
 	for _, r := range recs {
 		size += len(r)
 	}
-	v := make([]byte, blockFixedHeader+blockLengthSize*len(recs), size)
+	start := len(dst)
+	dst = slices.Grow(dst, size)[:start+hdr]
+	v := dst[start:]
 	for i, r := range recs {
 		binary.BigEndian.PutUint32(v[blockFixedHeader+blockLengthSize*i:], uint32(len(r)))
 	}
 	for _, r := range recs {
 		v = append(v, r...)
 	}
-	return sealBlock(v, at, len(recs))
+	return sealBlock(v[:len(v):len(v)], at, len(recs))
 }
 
 // encodeRange returns a block value holding records i..j-1 of b, with b's
@@ -217,8 +225,14 @@ type blockIter struct {
 func newBlockIter(b *bolt.Bucket, seq uint64) *blockIter {
 	it := &blockIter{b: b, c: b.Cursor(), seq: b.Sequence()}
 	key := seqKey(seq)
-	k, v := it.c.Seek(key)
+	var k, v []byte
+	if seq == 0 {
+		k, v = it.c.First()
+	} else {
+		k, v = it.c.Seek(key)
+	}
 	switch {
+	case seq == 0:
 	case k == nil:
 		k, v = it.c.Last()
 	case string(k) != string(key):
