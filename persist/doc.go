@@ -126,7 +126,11 @@ It does so in transactions of up to 4 MiB of records, oldest first, so that
 converting a full spool needs neither its size in memory nor in free disk
 space; a crash in between leaves older records in blocks and newer ones in
 the old bucket, and the next Open carries on. A format 1 entry too short to
-hold a spooled-at time is dropped (it could not be sent either).
+hold a spooled-at time is dropped (it could not be sent either). An older
+edgegate does not see the blocks (an appliance that boots its previous
+image starts with an empty spool and keeps the blocks in the file); the
+records it spools, numbered from 1 again, are converted at the next Open
+of a newer one with fresh sequence numbers after the blocks.
 
 # Damaged files
 
