@@ -147,9 +147,11 @@ func (p *counterPolicy) onRequest(x *exchange) *failure {
 	count, reset, ok := p.bucket.take(p.identity(x), x.startMs, period, limit)
 	if p.addHeaders {
 		h := x.w.Header()
-		h[p.hLimit] = []string{strconv.FormatInt(limit, 10)}
-		h[p.hRemaining] = []string{strconv.FormatInt(max(limit-count, 0), 10)}
-		h[p.hReset] = []string{strconv.FormatInt(reset, 10)}
+		vals := make([]string, 3) // one allocation for the three values
+		vals[0] = strconv.FormatInt(limit, 10)
+		vals[1] = strconv.FormatInt(max(limit-count, 0), 10)
+		vals[2] = strconv.FormatInt(reset, 10)
+		h[p.hLimit], h[p.hRemaining], h[p.hReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	}
 	if !ok {
 		return p.refusal
