@@ -172,8 +172,14 @@ const h2Preface = "PRI * HTTP/2.0"
 // serveOne runs the handler on one parsed request and finishes the
 // response; it reports whether the connection can carry another request.
 func (c *conn) serveOne(req *http.Request) bool {
-	if err := c.rwc.SetReadDeadline(time.Time{}); err != nil {
-		return false
+	// The header deadline ends here for a request with a body: the handler
+	// reads it at its own pace. Without a body nothing reads the connection
+	// until the next waitRequest (or a Hijack, which clears the deadlines),
+	// so the deadline is left as it is: one timer change less per request.
+	if c.body != nil {
+		if err := c.rwc.SetReadDeadline(time.Time{}); err != nil {
+			return false
+		}
 	}
 	if c.srv.WriteTimeout > 0 {
 		if err := c.rwc.SetWriteDeadline(time.Now().Add(c.srv.WriteTimeout)); err != nil {
