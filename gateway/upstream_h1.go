@@ -45,6 +45,8 @@ type h1Conn struct {
 	bw       *bufio.Writer
 	hdr      []byte // reused to format request headers
 	lastUsed time.Time
+	deadline time.Time // the read deadline set last; zero: none
+	abort    func()    // makes blocked I/O return at once
 }
 
 func newH1Client(addr string, c *httpClientConfig) *h1Client {
@@ -106,6 +108,13 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 		cl.idle = cl.idle[:n-1]
 		cl.mu.Unlock()
 		idle := now.Sub(c.lastUsed)
+		if idle > peekAfterIdle && !c.deadline.IsZero() && c.deadline.Before(now) {
+			// An expired deadline would make the peek below fail.
+			if err := c.setReadDeadline(time.Time{}); err != nil {
+				_ = c.Close() // broken
+				continue
+			}
+		}
 		if idle > cl.idleTimeout || (idle > peekAfterIdle && peerClosed(c.Conn)) {
 			_ = c.Close() // stale
 			continue
@@ -118,6 +127,7 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 	}
 	c := &h1Conn{Conn: conn, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024)}
 	c.br = bufio.NewReaderSize(headerBudgetReader{c}, 16<<10)
+	c.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	return c, false, nil
 }
 
@@ -147,7 +157,7 @@ func (cl *h1Client) CloseIdleConnections() {
 
 // exchange writes req on c and reads the answer's headers.
 func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(req.Context(), func() { _ = c.SetDeadline(aLongTimeAgo) })
+	stop := watchContext(req.Context(), c)
 	werr := cl.writeRequest(c, req)
 	var cbe *clientBodyError
 	if werr != nil && (req.Body == nil || req.Body == http.NoBody || errors.As(werr, &cbe)) {
@@ -156,12 +166,12 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 	}
 	// readTimeout: the time the upstream has to answer once the request is
 	// sent (or once it stopped taking the body).
-	if err := c.SetReadDeadline(time.Now().Add(cl.readTimeout)); err != nil {
+	if err := cl.armReadDeadline(c); err != nil {
 		stop()
 		return nil, err
 	}
 	c.budget = maxUpstreamHeaderBytes
-	resp, err := readFinalResponse(c.br, req)
+	r, err := readFinalResponse(c.br, req)
 	c.budget = -1
 	if err != nil {
 		stop()
@@ -170,15 +180,16 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		}
 		return nil, err
 	}
+	resp := &r.resp
 	if werr != nil {
 		resp.Close = true // the upstream answered before reading the whole body
 	}
 	// The body may take longer than readTimeout: lift the deadline, unless
-	// the whole body is already buffered (the next request sets its own).
-	if resp.ContentLength < 0 || int64(c.br.Buffered()) < resp.ContentLength || resp.StatusCode == http.StatusSwitchingProtocols {
-		if err := c.SetReadDeadline(time.Time{}); err != nil {
+	// there is no body or it is already buffered (the next request sets its
+	// own).
+	if r.bodyPending(c.br) {
+		if err := c.setReadDeadline(time.Time{}); err != nil {
 			stop()
-			_ = resp.Body.Close() // the connection is dropped anyway
 			return nil, err
 		}
 	}
@@ -191,8 +202,46 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		cl.release(c, stop, reuse)
 		return resp, nil
 	}
-	resp.Body = &h1Body{rc: resp.Body, c: c, cl: cl, stop: stop, reuse: reuse}
+	r.body.c, r.body.cl, r.body.stop, r.body.reuse = c, cl, stop, reuse
 	return resp, nil
+}
+
+// watchContext makes blocked I/O on c return when ctx ends; the returned
+// stop reports whether ctx had not ended (c's deadline is untouched).
+func watchContext(ctx context.Context, c *h1Conn) func() bool {
+	if ctx.Done() == nil {
+		return neverStopped
+	}
+	return context.AfterFunc(ctx, c.abort)
+}
+
+func neverStopped() bool { return true }
+
+// deadlineSlack is how much later than readTimeout (at most 1/64 of it) a
+// connection's read deadline may fire: within that margin the deadline
+// set for the previous exchange is kept, which saves re-arming the
+// runtime's timer on every exchange of a busy connection.
+func deadlineSlack(readTimeout time.Duration) time.Duration { return readTimeout / 64 }
+
+// armReadDeadline makes sure c's read deadline falls between readTimeout
+// and readTimeout plus its slack from now.
+func (cl *h1Client) armReadDeadline(c *h1Conn) error {
+	now := time.Now()
+	earliest := now.Add(cl.readTimeout)
+	slack := deadlineSlack(cl.readTimeout)
+	if !c.deadline.Before(earliest) && !c.deadline.After(earliest.Add(slack)) {
+		return nil
+	}
+	return c.setReadDeadline(earliest.Add(slack))
+}
+
+// setReadDeadline sets c's read deadline and remembers it.
+func (c *h1Conn) setReadDeadline(t time.Time) error {
+	if t.IsZero() && c.deadline.IsZero() {
+		return nil
+	}
+	c.deadline = t
+	return c.SetReadDeadline(t)
 }
 
 // maxUpstreamHeaderBytes bounds an upstream's response header block (as
@@ -220,14 +269,14 @@ func (r headerBudgetReader) Read(p []byte) (int, error) {
 }
 
 // readFinalResponse skips 1xx answers other than 101.
-func readFinalResponse(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+func readFinalResponse(br *bufio.Reader, req *http.Request) (*h1Response, error) {
 	for {
-		resp, err := http.ReadResponse(br, req)
+		r, err := readResponse(br, req)
 		if err != nil {
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
+		if r.resp.StatusCode >= 200 || r.resp.StatusCode == http.StatusSwitchingProtocols {
+			return r, nil
 		}
 	}
 }
@@ -242,8 +291,14 @@ func (cl *h1Client) release(c *h1Conn, stop func() bool, reuse bool) {
 	_ = c.Close() // not reusable
 }
 
-// skipRequestHeader are set by writeRequest itself.
-var skipRequestHeader = map[string]bool{"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+// skipRequestHeader reports the headers writeRequest sets itself.
+func skipRequestHeader(k string) bool {
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
 
 func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
 	buf := c.hdr[:0]
@@ -254,7 +309,7 @@ func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
 	buf = append(buf, req.Host...)
 	buf = append(buf, "\r\n"...)
 	for k, vv := range req.Header {
-		if skipRequestHeader[k] {
+		if skipRequestHeader(k) {
 			continue
 		}
 		for _, v := range vv {
@@ -353,42 +408,6 @@ func writeChunked(bw *bufio.Writer, body io.Reader) error {
 		return err
 	}
 	return bw.Flush()
-}
-
-// h1Body returns the connection to the pool once the body was read to its
-// end; a body closed early closes the connection.
-type h1Body struct {
-	rc    io.ReadCloser
-	c     *h1Conn
-	cl    *h1Client
-	stop  func() bool
-	reuse bool
-	done  bool
-}
-
-func (b *h1Body) Read(p []byte) (int, error) {
-	if b.done {
-		return 0, io.EOF
-	}
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.done = true
-		b.cl.release(b.c, b.stop, b.reuse)
-	} else if err != nil {
-		b.done = true
-		b.stop()
-		_ = b.c.Close() // broken mid-body
-	}
-	return n, err
-}
-
-func (b *h1Body) Close() error {
-	if b.done {
-		return nil
-	}
-	b.done = true
-	b.stop()
-	return b.c.Close()
 }
 
 // h1Upgraded is the connection after 101 Switching Protocols.
