@@ -20,6 +20,9 @@ const (
 	writeBatch = 1024
 	// blockBytes ends a block early when its records are large.
 	blockBytes = 1 << 20
+	// maxBufferedBytes bounds the encoded records held in memory, whatever
+	// their number (a record can be large: long URIs and user agents).
+	maxBufferedBytes = 32 << 20
 	// writeWindow is how long a block collects records before it is
 	// committed: the most a power cut can lose.
 	writeWindow = 100 * time.Millisecond
@@ -33,12 +36,13 @@ const (
 // record, whichever comes first. It is woken twice per block at most, not
 // per record.
 //
-// Overflow policy: Record never blocks. When queueSize records already wait
-// in memory (the disk is slower than the traffic) the record is dropped and
-// counted (QueueDropped); when the spool write fails (disk full) the block's
-// records are counted as SpoolFailed; when the spool is at its bound
-// persist drops its oldest records, counted as SpoolDropped. The sum is
-// reported to the gate with the next acknowledged batch.
+// Overflow policy: Record never blocks. When queueSize records or
+// maxBufferedBytes of them already wait in memory (the disk is slower than
+// the traffic) the record is dropped and counted (QueueDropped); when the
+// spool write fails (disk full) the block's records are counted as
+// SpoolFailed; when the spool is at its bound persist drops its oldest
+// records, counted as SpoolDropped. The sum is reported to the gate with
+// the next acknowledged batch.
 type Reporter struct {
 	db     *persist.DB
 	log    *slog.Logger
@@ -51,6 +55,7 @@ type Reporter struct {
 	full     []*reportBlock // waiting for the writer, oldest first
 	spare    []*reportBlock // emptied blocks kept for reuse
 	buffered int            // records in cur and full
+	bufBytes int            // their encoded size
 
 	requests     atomic.Int64
 	queueDropped atomic.Int64
@@ -97,7 +102,7 @@ func NewReporter(db *persist.DB, log *slog.Logger, queueSize int) *Reporter {
 func (rp *Reporter) Record(r *analytics.Record) {
 	rp.requests.Add(1)
 	rp.mu.Lock()
-	if rp.buffered >= rp.limit {
+	if rp.buffered >= rp.limit || rp.bufBytes >= maxBufferedBytes {
 		rp.mu.Unlock()
 		rp.queueDropped.Add(1)
 		return
@@ -109,9 +114,11 @@ func (rp *Reporter) Record(r *analytics.Record) {
 		b.opened = time.Now()
 		rp.cur = b
 	}
+	n := len(b.buf)
 	b.buf = r.AppendJSON(b.buf)
 	b.ends = append(b.ends, len(b.buf))
 	rp.buffered++
+	rp.bufBytes += len(b.buf) - n
 	filled := len(b.ends) >= min(writeBatch, rp.limit) || len(b.buf) >= blockBytes
 	if filled {
 		rp.full = append(rp.full, b)
@@ -227,6 +234,7 @@ func (rp *Reporter) next(flush bool) (*reportBlock, time.Duration) {
 	rp.full[n] = nil
 	rp.full = rp.full[:n]
 	rp.buffered -= len(b.ends)
+	rp.bufBytes -= len(b.buf)
 	return b, 0
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,22 @@ func TestRecordNeverBlocksAndCountsOverflow(t *testing.T) {
 	}
 	if got := rp.requests.Load(); got != 100 {
 		t.Fatalf("requests %d, want 100", got)
+	}
+}
+
+func TestRecordBoundsTheBufferedBytes(t *testing.T) {
+	rp := NewReporter(openDB(t), testLogger(t), 0) // writer not started
+	big := rec(0)
+	big.URI = "/" + strings.Repeat("x", 1<<20) // 1 MiB each
+	for range 40 {
+		rp.Record(big)
+	}
+	kept := int64(40) - rp.queueDropped.Load()
+	if kept < maxBufferedBytes>>20 || kept > maxBufferedBytes>>20+1 {
+		t.Fatalf("kept %d records of 1 MiB in memory, want %d (maxBufferedBytes)", kept, maxBufferedBytes>>20)
+	}
+	if rp.backlog() != int(kept) {
+		t.Fatalf("backlog %d, want %d", rp.backlog(), kept)
 	}
 }
 
