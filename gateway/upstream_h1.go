@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,6 +172,13 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		return nil, err
 	}
 	c.budget = maxUpstreamHeaderBytes
+	if c.br.Buffered() == 0 {
+		// The answer cannot be there yet: let the other requests' goroutines
+		// run first, so that this read usually finds it instead of failing
+		// with EAGAIN and parking (one system call less per request under
+		// load; with nothing else to run, Gosched returns at once).
+		runtime.Gosched()
+	}
 	r, err := readFinalResponse(c.br, req)
 	c.budget = -1
 	if err != nil {
