@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -21,25 +20,7 @@ const nginxAnswer = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 26 No
 // cannedBackend answers every request head it reads on a loopback
 // listener with answer; it serves until the test ends.
 func cannedBackend(tb testing.TB, answer string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	tb.Cleanup(func() {
-		_ = ln.Close() // ends the accept loop
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() { serveCanned(c, answer) })
-		}
-	})
-	return ln.Addr().String()
+	return serveLoopback(tb, func(c net.Conn) { serveCanned(c, answer) })
 }
 
 // serveCanned answers each request head on c until the client closes c.

@@ -25,19 +25,30 @@ type scriptedBackend struct {
 }
 
 func newScriptedBackend(t *testing.T, answers map[string]string) *scriptedBackend {
+	b := &scriptedBackend{answers: answers}
+	b.addr = serveLoopback(t, func(c net.Conn) {
+		b.accepts.Add(1)
+		b.serve(c)
+	})
+	return b
+}
+
+// serveLoopback runs serve on each connection a loopback listener accepts
+// until the test ends, then closes the listener and every connection and
+// waits for the serve calls to return. It returns the listener's address.
+func serveLoopback(tb testing.TB, serve func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	b := &scriptedBackend{addr: ln.Addr().String(), answers: answers}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		_ = ln.Close() // ends the accept loop
 		mu.Lock()
 		for _, c := range conns {
-			_ = c.Close() // ends its serve loop
+			_ = c.Close() // ends its serve call
 		}
 		mu.Unlock()
 		wg.Wait()
@@ -48,14 +59,13 @@ func newScriptedBackend(t *testing.T, answers map[string]string) *scriptedBacken
 			if err != nil {
 				return
 			}
-			b.accepts.Add(1)
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() { b.serve(c) })
+			wg.Go(func() { serve(c) })
 		}
 	})
-	return b
+	return ln.Addr().String()
 }
 
 func (b *scriptedBackend) serve(c net.Conn) {

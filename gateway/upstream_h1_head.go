@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/edgegate/edgegate/gateway/h1"
 )
 
 // The upstream answer's head is parsed here rather than by
@@ -171,23 +173,9 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-// nextLine cuts the first line off s; the line ending ("\n" or "\r\n") is
-// dropped, as bufio.Reader.ReadLine does.
-func nextLine(s string) (line, rest string) {
-	i := strings.IndexByte(s, '\n')
-	if i < 0 {
-		return s, ""
-	}
-	line, rest = s[:i], s[i+1:]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, rest
-}
-
 // parseHead fills r.resp's status and header from head.
 func (r *h1Response) parseHead(head string) error {
-	line, rest := nextLine(head)
+	line, rest := h1.CutLine(head)
 	if err := parseStatusLine(&r.resp, line); err != nil {
 		return err
 	}
@@ -238,7 +226,7 @@ func parseFields(s string, vals []string) (http.Header, error) {
 	}
 	for {
 		var line string
-		line, s = nextLine(s)
+		line, s = h1.CutLine(s)
 		if line == "" {
 			return h, nil
 		}

@@ -80,8 +80,10 @@ func (c *conn) readRequest() (*http.Request, error) {
 	return c.parseRequest(string(c.hblk))
 }
 
-// nextLine splits s after its first line, without the line end.
-func nextLine(s string) (line, rest string) {
+// CutLine splits s after its first line; the line ending ("\n" or "\r\n")
+// belongs to neither part, as with bufio.Reader.ReadLine. The gateway's
+// upstream client cuts response heads with it too.
+func CutLine(s string) (line, rest string) {
 	i := strings.IndexByte(s, '\n')
 	if i < 0 {
 		return s, ""
@@ -96,7 +98,7 @@ func nextLine(s string) (line, rest string) {
 // parseRequest parses a whole header block (one string: every name and
 // value is a substring of it).
 func (c *conn) parseRequest(s string) (*http.Request, error) {
-	line, rest := nextLine(s)
+	line, rest := CutLine(s)
 	req := &c.req
 	*req = *c.tmpl
 	if err := parseRequestLine(req, line); err != nil {
@@ -193,7 +195,7 @@ func plainPath(p string) bool {
 func parseHeaders(hdr http.Header, s string) error {
 	vals := make([]string, 0, strings.Count(s, "\n"))
 	for {
-		line, rest := nextLine(s)
+		line, rest := CutLine(s)
 		if line == "" {
 			return nil
 		}
