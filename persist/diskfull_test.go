@@ -52,15 +52,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("unmount %s: %v", dir, err)
 		}
 	})
-	db, err := Open(filepath.Join(dir, "state.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	db := openPath(t, filepath.Join(dir, "state.db"), nil)
 	if err := db.SaveSnapshot(testSnapshot(3, 5)); err != nil {
 		t.Fatal(err)
 	}
@@ -174,15 +166,7 @@ func runFileSizeChild(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("child output %q: want \"... kept N\"", out)
 	}
-	db, err := Open(filepath.Join(dir, "state.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	db := openPath(t, filepath.Join(dir, "state.db"), nil)
 	if msg := db.Recovered(); msg != "" {
 		t.Fatalf("the file was damaged: %s", msg)
 	}

@@ -11,6 +11,12 @@ import (
 func openTest(t *testing.T, opts *Options) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
+	return openPath(t, path, opts), path
+}
+
+// openPath opens the state file at path and closes it when the test ends.
+func openPath(t *testing.T, path string, opts *Options) *DB {
+	t.Helper()
 	db, err := Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -20,7 +26,7 @@ func openTest(t *testing.T, opts *Options) (*DB, string) {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return db, path
+	return db
 }
 
 // reopen closes db and opens the same file again.

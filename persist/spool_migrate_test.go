@@ -150,15 +150,7 @@ func TestSpoolMigrateFormat1(t *testing.T) {
 			if tc.interrupted {
 				interruptMigration(t, path)
 			}
-			db, err := Open(path, &Options{Now: func() time.Time { return time.Unix(0, t0+10e9) }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := db.Close(); err != nil {
-					t.Error(err)
-				}
-			})
+			db := openPath(t, path, &Options{Now: func() time.Time { return time.Unix(0, t0+10e9) }})
 			if msg := db.Recovered(); msg != "" {
 				t.Fatalf("Recovered() = %q", msg)
 			}
