@@ -38,6 +38,22 @@ func wantRecords(t *testing.T, b ReportBatch, from, n int) {
 	}
 }
 
+// wantBlocks checks the first sequence numbers of the spool's blocks.
+func wantBlocks(t *testing.T, db *DB, firsts ...uint64) {
+	t.Helper()
+	if got := blockFirsts(t, db); !slices.Equal(got, firsts) {
+		t.Fatalf("blocks start at %v, want %v", got, firsts)
+	}
+}
+
+// wantSpooled checks the spool's counters for n records made by records().
+func wantSpooled(t *testing.T, db *DB, n int64) {
+	t.Helper()
+	if st := db.SpoolStats(); st.Records != n || st.Bytes != n*int64(len(records(0, 1)[0])) {
+		t.Fatalf("stats = %+v, want %d records", st, n)
+	}
+}
+
 // TestSpoolBlockLayout: a large append is split into blocks; peeks stop
 // inside a block; an ack deletes whole blocks and rewrites a partly acked
 // one under its new first sequence number.
@@ -45,9 +61,7 @@ func TestSpoolBlockLayout(t *testing.T) {
 	db, _ := openTest(t, nil)
 	mustAppend(t, db, records(0, 600))
 	mustAppend(t, db, records(600, 10))
-	if got, want := blockFirsts(t, db), []uint64{1, 257, 513, 601}; !slices.Equal(got, want) {
-		t.Fatalf("blocks start at %v, want %v", got, want)
-	}
+	wantBlocks(t, db, 1, 257, 513, 601)
 	b := mustPeek(t, db, 300)
 	if b.First != 1 || b.Last != 300 {
 		t.Fatalf("peek covers %d-%d, want 1-300", b.First, b.Last)
@@ -57,18 +71,14 @@ func TestSpoolBlockLayout(t *testing.T) {
 		if err := db.AckReports(b); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := blockFirsts(t, db), []uint64{301, 513, 601}; !slices.Equal(got, want) {
-			t.Fatalf("after the ack blocks start at %v, want %v", got, want)
-		}
+		wantBlocks(t, db, 301, 513, 601)
 	}
 	rest := mustPeek(t, db, 1000)
 	if rest.First != 301 || rest.Last != 610 {
 		t.Fatalf("rest covers %d-%d, want 301-610", rest.First, rest.Last)
 	}
 	wantRecords(t, rest, 300, 310)
-	if st := db.SpoolStats(); st.Records != 310 || st.Bytes != int64(310*len(records(0, 1)[0])) {
-		t.Fatalf("stats = %+v", st)
-	}
+	wantSpooled(t, db, 310)
 	// Records handed out do not share capacity: appending to one leaves
 	// the next intact.
 	_ = append(rest.Records[0], "xxxxxxxx"...)
@@ -82,9 +92,7 @@ func TestSpoolBlockBytesBound(t *testing.T) {
 	db, _ := openTest(t, nil)
 	recs := [][]byte{big(100<<10, 'a'), big(100<<10, 'b'), big(100<<10, 'c'), big(300<<10, 'd'), big(10, 'e')}
 	mustAppend(t, db, recs)
-	if got, want := blockFirsts(t, db), []uint64{1, 3, 4, 5}; !slices.Equal(got, want) {
-		t.Fatalf("blocks start at %v, want %v", got, want)
-	}
+	wantBlocks(t, db, 1, 3, 4, 5)
 	b := mustPeek(t, db, 10)
 	if len(b.Records) != len(recs) {
 		t.Fatalf("%d records, want %d", len(b.Records), len(recs))
@@ -105,23 +113,17 @@ func TestSpoolEvictInsideBlock(t *testing.T) {
 	if got := mustAppend(t, db, records(300, 10)); got != 10 {
 		t.Fatalf("dropped %d, want 10", got)
 	}
-	if got, want := blockFirsts(t, db), []uint64{11, 257, 301}; !slices.Equal(got, want) {
-		t.Fatalf("blocks start at %v, want %v", got, want)
-	}
+	wantBlocks(t, db, 11, 257, 301)
 	if got := mustAppend(t, db, records(310, 260)); got != 260 {
 		t.Fatalf("dropped %d, want 260", got)
 	}
-	if got, want := blockFirsts(t, db), []uint64{271, 301, 311, 567}; !slices.Equal(got, want) {
-		t.Fatalf("blocks start at %v, want %v", got, want)
-	}
+	wantBlocks(t, db, 271, 301, 311, 567)
 	b := mustPeek(t, db, 1000)
 	if b.First != 271 || b.Dropped != 270 {
 		t.Fatalf("peek from %d, dropped %d; want 271, 270", b.First, b.Dropped)
 	}
 	wantRecords(t, b, 270, 300)
-	if st := db.SpoolStats(); st.Records != 300 || st.Bytes != int64(300*len(records(0, 1)[0])) {
-		t.Fatalf("stats = %+v", st)
-	}
+	wantSpooled(t, db, 300)
 }
 
 // damageBlock replaces the block starting at first: flip XORs a byte of
