@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // limitListener accepts at most n connections at a time; beyond that,
@@ -47,4 +49,17 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+var errNoRawConn = errors.New("connection has no file descriptor")
+
+// SyscallConn gives access to the accepted connection's file descriptor
+// (package h1 tries a non-blocking read before arming a deadline); it fails
+// when the wrapped connection has none.
+func (c *limitConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errNoRawConn
+	}
+	return sc.SyscallConn()
 }
