@@ -237,20 +237,27 @@ func validToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isTokenByte(s[i]) {
+		if !tokenBytes[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-func isTokenByte(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
+// tokenBytes marks the bytes of an RFC 9110 token (tchar).
+var tokenBytes = func() (t [256]bool) {
+	for b := range t {
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+			t[b] = true
+		case strings.IndexByte("!#$%&'*+-.^_`|~", byte(b)) >= 0:
+			t[b] = true
+		}
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
-}
+	return t
+}()
+
+func isTokenByte(b byte) bool { return tokenBytes[b] }
 
 // validValue refuses control characters other than tab.
 func validValue(s string) bool {

@@ -28,14 +28,19 @@ type response struct {
 	written     int64
 	closeAfter  bool
 	failed      bool // a write failed: the connection is lost
-	pend        []byte
-	pendArr     [pendSize]byte
+	// pend is the held-back body; its array (pendSize bytes) lives as
+	// long as the response and is kept across reset, which so clears only
+	// the small fields.
+	pend []byte
 }
 
 func (w *response) reset(req *http.Request) {
 	clear(w.hdr)
-	*w = response{c: w.c, req: req, hdr: w.hdr, cl: -1, head: req.Method == http.MethodHead}
-	w.pend = w.pendArr[:0]
+	pend := w.pend[:0]
+	if pend == nil {
+		pend = make([]byte, 0, pendSize)
+	}
+	*w = response{c: w.c, req: req, hdr: w.hdr, cl: -1, head: req.Method == http.MethodHead, pend: pend}
 }
 
 // Header returns the response header map.
@@ -182,9 +187,11 @@ func (w *response) commit(final bool, next []byte) {
 		}
 	}
 	bw := w.c.bw
-	_, _ = bw.WriteString("HTTP/1.1 ")
-	_, _ = bw.WriteString(statusLine(w.status))
-	_, _ = bw.WriteString("\r\n")
+	if w.status < len(statusHeads) && statusHeads[w.status] != "" {
+		_, _ = bw.WriteString(statusHeads[w.status])
+	} else {
+		_, _ = bw.WriteString("HTTP/1.1 " + statusLine(w.status) + "\r\n")
+	}
 	w.writeFields(true)
 	if _, ok := h["Date"]; !ok {
 		_, _ = bw.Write(w.c.srv.date())
@@ -220,10 +227,7 @@ func (w *response) writeFields(final bool) {
 			continue
 		}
 		for _, v := range vv {
-			_, _ = bw.WriteString(k)
-			_, _ = bw.WriteString(": ")
-			_, _ = bw.WriteString(cleanValue(v))
-			_, _ = bw.WriteString("\r\n")
+			writeField(bw, k, v)
 		}
 	}
 	if final && w.status != http.StatusSwitchingProtocols && !w.closeAfter {
@@ -233,12 +237,45 @@ func (w *response) writeFields(final bool) {
 	}
 }
 
+// writeField writes "k: v\r\n" with v cleaned as cleanValue does, in
+// one append to the writer's free space when it fits there.
+func writeField(bw *bufio.Writer, k, v string) {
+	n := len(k) + len(v) + 4
+	if bw.Available() < n {
+		_, _ = bw.WriteString(k) // errors are sticky in bw and surface at Flush
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.WriteString(cleanValue(v))
+		_, _ = bw.WriteString("\r\n")
+		return
+	}
+	b := bw.AvailableBuffer()
+	b = append(b, k...)
+	b = append(b, ':', ' ')
+	start := len(b)
+	b = append(b, v...)
+	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
+		for i := start; i < len(b); i++ {
+			if b[i] == '\r' || b[i] == '\n' {
+				b[i] = ' '
+			}
+		}
+	}
+	b = append(b, '\r', '\n')
+	_, _ = bw.Write(b) // within Available: a copy onto itself, no write
+}
+
 // cleanValue turns line breaks into spaces, as net/http does.
 func cleanValue(v string) string {
 	if strings.IndexByte(v, '\r') < 0 && strings.IndexByte(v, '\n') < 0 {
 		return v
 	}
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	b := []byte(v)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
 }
 
 // finish completes the response after the handler returned and reports
@@ -340,6 +377,18 @@ var statusLines = func() []string {
 	for code := range s {
 		if t := http.StatusText(code); t != "" {
 			s[code] = strconv.Itoa(code) + " " + t
+		}
+	}
+	return s
+}()
+
+// statusHeads caches the whole status line, "HTTP/1.1 code text\r\n",
+// for the codes in statusLines.
+var statusHeads = func() []string {
+	s := make([]string, len(statusLines))
+	for code, line := range statusLines {
+		if line != "" {
+			s[code] = "HTTP/1.1 " + line + "\r\n"
 		}
 	}
 	return s
