@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/edgegate/edgegate/gateway/analytics"
 )
@@ -74,13 +75,27 @@ func (g *Gateway) recordPlan(x *exchange) {
 
 // finish completes the record and hands it to the recorder.
 func (g *Gateway) finish(x *exchange) {
-	rec := x.rec
-	rec.GatewayResponseTimeMs = g.now().Sub(x.start).Milliseconds()
-	rec.GatewayLatencyMs = max(rec.GatewayResponseTimeMs-rec.EndpointResponseTimeMs, 0)
-	if x.api != nil && !x.api.analytics {
+	if !x.recorded() {
 		return
 	}
-	if g.opts.Recorder != nil {
-		g.opts.Recorder.Record(rec)
+	rec := x.rec
+	rec.GatewayResponseTimeMs = x.elapsed().Milliseconds()
+	rec.GatewayLatencyMs = max(rec.GatewayResponseTimeMs-rec.EndpointResponseTimeMs, 0)
+	g.opts.Recorder.Record(rec)
+}
+
+// recorded reports whether x's record goes to the recorder (its API has
+// analytics on; unmatched requests are always recorded); the latencies are
+// only measured for those.
+func (x *exchange) recorded() bool {
+	return x.g.opts.Recorder != nil && (x.api == nil || x.api.analytics)
+}
+
+// elapsed is the time since the request began: one monotonic clock read
+// (time.Since), unless Options.Now replaces the clock.
+func (x *exchange) elapsed() time.Duration {
+	if x.g.opts.Now != nil {
+		return x.g.now().Sub(x.start)
 	}
+	return time.Since(x.start)
 }

@@ -42,6 +42,50 @@ type connInfo struct {
 	// context without WithContext's allocation. HTTP/1 only, where the
 	// connection serves one request at a time.
 	outTmpl *http.Request
+
+	// connScoped: the connection's requests all carry one context that
+	// ends with the connection (package h1's server; net/http's requests
+	// each have their own).
+	connScoped bool
+	// The one watch of a connScoped connection's context, shared by its
+	// requests one after another instead of a context.AfterFunc per
+	// upstream exchange: when the context ends, the upstream connection in
+	// use (current) has its I/O aborted. Set by the connection's goroutine
+	// only (see watch).
+	watched context.Context
+	current atomic.Pointer[h1Conn]
+	unwatch func() bool // ci.release, bound once
+}
+
+// watch makes c's blocked I/O return when ctx, this HTTP/1 connection's
+// request context, ends; the returned stop reports whether ctx had not
+// ended (c's deadline is untouched), like context.AfterFunc's. One
+// exchange at a time: the connection serves one request at a time.
+func (ci *connInfo) watch(ctx context.Context, c *h1Conn) func() bool {
+	if ci.watched != ctx {
+		ci.watched = ctx
+		if ci.unwatch == nil {
+			ci.unwatch = ci.release
+		}
+		// Never stopped: the registration ends with ctx, which ends with
+		// the client connection.
+		context.AfterFunc(ctx, ci.abortCurrent)
+	}
+	ci.current.Store(c)
+	if ctx.Err() != nil && ci.current.CompareAndSwap(c, nil) {
+		c.abort() // ended before the watch could see c
+	}
+	return ci.unwatch
+}
+
+// release ends the watch of the current exchange.
+func (ci *connInfo) release() bool { return ci.current.Swap(nil) != nil }
+
+// abortCurrent runs when the connection's context ends.
+func (ci *connInfo) abortCurrent() {
+	if c := ci.current.Swap(nil); c != nil {
+		c.abort()
+	}
 }
 
 // upstreamRequest returns an empty request carrying ctx, copied from the
@@ -89,6 +133,14 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	ci := &connInfo{local: c.LocalAddr().String()}
 	ci.inspect, _ = c.(*inspectConn)
 	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+// leanConnContext is the ConnContext of package h1's server, whose
+// requests carry their connection's context.
+func leanConnContext(ctx context.Context, c net.Conn) context.Context {
+	ctx = connContext(ctx, c)
+	connInfoOf(ctx).connScoped = true
+	return ctx
 }
 
 // quicConnContext is the http3.Server ConnContext.

@@ -183,7 +183,7 @@ func (g *Gateway) openHTTP(s *servers, ln net.Listener, engine string) error {
 		hs := &h1.Server{
 			Handler: srv.Handler, ReadHeaderTimeout: lim.ReadHeaderTimeout, IdleTimeout: lim.IdleTimeout,
 			WriteTimeout: lim.WriteTimeout, MaxHeaderBytes: lim.MaxHeaderBytes,
-			ConnContext: connContext, HandOff: fl.Push, Log: g.log,
+			ConnContext: leanConnContext, HandOff: fl.Push, Log: g.log,
 		}
 		lln := limitConns(ln, lim.MaxConns)
 		s.runs = append(s.runs, func() error { return hs.Serve(lln) }, func() error { return srv.Serve(inspectListener{fl}) })

@@ -47,6 +47,7 @@ type counterPolicy struct {
 	addHeaders bool
 	bucket     *bucket
 	refusal    *failure // the 429, precomputed
+	limitText  string   // the limit header's value
 	hLimit     string
 	hRemaining string
 	hReset     string
@@ -105,6 +106,10 @@ func newCounterPolicy(env *compileEnv, raw []byte, kind string) (*counterPolicy,
 		key, p.hLimit, p.hRemaining, p.hReset = "SPIKE_ARREST_TOO_MANY_REQUESTS", "X-Spike-Arrest-Limit", "X-Spike-Arrest-Remaining", "X-Spike-Arrest-Reset"
 	}
 	p.refusal = &failure{http.StatusTooManyRequests, key, msg}
+	p.limitText = strconv.FormatInt(p.limit, 10)
+	if kind == "spike" {
+		p.limitText = "1" // one request per slice of the period
+	}
 	if env != nil && env.g != nil {
 		p.bucket = env.g.quotas.bucket(env.api.id+":"+env.field, kind == "quota")
 	} else {
@@ -147,10 +152,14 @@ func (p *counterPolicy) onRequest(x *exchange) *failure {
 	count, reset, ok := p.bucket.take(p.identity(x), x.startMs, period, limit)
 	if p.addHeaders {
 		h := x.w.Header()
-		vals := make([]string, 3) // one allocation for the three values
-		vals[0] = strconv.FormatInt(limit, 10)
-		vals[1] = strconv.FormatInt(max(limit-count, 0), 10)
-		vals[2] = strconv.FormatInt(reset, 10)
+		// Two allocations: the three values' backing array, and one string
+		// holding both numbers (the limit's text is made at compile time).
+		var buf [40]byte
+		b := strconv.AppendInt(buf[:0], max(limit-count, 0), 10)
+		n := len(b)
+		nums := string(strconv.AppendInt(b, reset, 10))
+		vals := make([]string, 3)
+		vals[0], vals[1], vals[2] = p.limitText, nums[:n], nums[n:]
 		h[p.hLimit], h[p.hRemaining], h[p.hReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	}
 	if !ok {

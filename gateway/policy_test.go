@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegate/edgegate/persist"
 )
@@ -46,8 +47,13 @@ func TestCounterPolicies(t *testing.T) {
 			}
 			for i := 0; i < allowed; i++ {
 				status, rh, _ := h.do(t, "GET", "/p", nil)
-				if status != 200 || rh.Get(tc.prefix+"-Remaining") != strconv.Itoa(allowed-i-1) || rh.Get(tc.prefix+"-Reset") == "" {
+				if status != 200 || rh.Get(tc.prefix+"-Remaining") != strconv.Itoa(allowed-i-1) || rh.Get(tc.prefix+"-Limit") != strconv.Itoa(allowed) {
 					t.Fatalf("request %d: %d %v", i, status, rh)
+				}
+				// The end of the window, in Unix ms: within a minute from now.
+				reset, err := strconv.ParseInt(rh.Get(tc.prefix+"-Reset"), 10, 64)
+				if now := time.Now().UnixMilli(); err != nil || reset < now-1000 || reset > now+61_000 {
+					t.Fatalf("request %d: reset %q (%v)", i, rh.Get(tc.prefix+"-Reset"), err)
 				}
 			}
 			status, rh, body := h.do(t, "GET", "/p", map[string]string{"Accept": "text/plain"})

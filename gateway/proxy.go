@@ -6,18 +6,23 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // copyBufferSize is the size of the pooled buffers response bodies are
 // copied through.
 const copyBufferSize = 32 << 10
 
-// hopByHop are the headers of one connection, never forwarded (RFC 9110
-// 7.6.1), plus those listed in a Connection header.
-var hopByHop = map[string]bool{
-	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true,
-	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Te": true,
-	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+// hopByHop reports the headers (canonical names) of one connection, never
+// forwarded (RFC 9110 7.6.1); those listed in a Connection header are too.
+// A switch: it runs for every header of every request and answer.
+func hopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // proxy sends x upstream, with failover for idempotent requests, and
@@ -53,7 +58,11 @@ func (g *Gateway) proxy(x *exchange) {
 		last = ep
 		x.rec.Endpoint = ep.targetURL
 		out := x.outbound(ep, body, upgrade)
-		t0 := g.now()
+		timed := x.recorded()
+		var t0 time.Duration
+		if timed {
+			t0 = x.elapsed()
+		}
 		var resp *http.Response
 		var err error
 		if upgrade { // an upgraded connection lives on past the headers
@@ -61,7 +70,9 @@ func (g *Gateway) proxy(x *exchange) {
 		} else {
 			resp, err = fo.roundTrip(ep, out)
 		}
-		x.rec.EndpointResponseTimeMs = g.now().Sub(t0).Milliseconds()
+		if timed {
+			x.rec.EndpointResponseTimeMs = (x.elapsed() - t0).Milliseconds()
+		}
 		fo.observe(ep, err)
 		if err == nil {
 			if upgrade && resp.StatusCode == http.StatusSwitchingProtocols {
@@ -151,7 +162,7 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	}
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if hopByHop[k] || k == x.dropHeader || (conn != nil && listedIn(conn, k)) {
+		if hopByHop(k) || k == x.dropHeader || (conn != nil && listedIn(conn, k)) {
 			continue
 		}
 		h[k] = vv
@@ -221,7 +232,7 @@ func (g *Gateway) respond(x *exchange, resp *http.Response) {
 	h := x.w.Header()
 	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {
-		if hopByHop[k] || (conn != nil && listedIn(conn, k)) {
+		if hopByHop(k) || (conn != nil && listedIn(conn, k)) {
 			continue
 		}
 		h[k] = vv

@@ -10,7 +10,6 @@ import (
 	"net/http/httputil"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -34,6 +33,10 @@ type h1Client struct {
 	idleTimeout time.Duration
 	keepAlive   bool
 	maxIdle     int
+	// epoch is the client's zero of time: connections keep their times as
+	// durations since it, read with time.Since (one clock read, where
+	// time.Now takes two).
+	epoch time.Time
 
 	mu   sync.Mutex
 	idle []*h1Conn
@@ -41,13 +44,19 @@ type h1Client struct {
 
 type h1Conn struct {
 	net.Conn
-	budget   int64 // bytes the header block may still take; <0: no limit (body)
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	hdr      []byte // reused to format request headers
-	lastUsed time.Time
-	deadline time.Time // the read deadline set last; zero: none
-	abort    func()    // makes blocked I/O return at once
+	budget int64 // bytes the header block may still take; <0: no limit (body)
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	hdr    []byte // reused to format request headers
+	// respHdr receives each answer's header fields. An answer's Header is
+	// therefore valid only while the connection is checked out: until its
+	// body is read to the end or closed (a bodiless answer gets a copy, as
+	// its connection returns to the pool at once).
+	respHdr  http.Header
+	epoch    time.Time     // the client's
+	lastUsed time.Duration // since epoch
+	deadline time.Duration // the read deadline set last, since epoch; 0: none
+	abort    func()        // makes blocked I/O return at once
 }
 
 func newH1Client(addr string, c *httpClientConfig) *h1Client {
@@ -58,6 +67,7 @@ func newH1Client(addr string, c *httpClientConfig) *h1Client {
 		idleTimeout: c.idleTimeout(),
 		keepAlive:   c.HTTP.KeepAlive == nil || *c.HTTP.KeepAlive,
 		maxIdle:     maxIdleConnsPerHost,
+		epoch:       time.Now(),
 	}
 }
 
@@ -96,7 +106,7 @@ func isTimeout(err error) bool {
 
 // get returns an idle connection or dials a new one.
 func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
-	now := time.Now()
+	now := time.Since(cl.epoch)
 	for {
 		cl.mu.Lock()
 		n := len(cl.idle)
@@ -108,10 +118,10 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 		cl.idle[n-1] = nil
 		cl.idle = cl.idle[:n-1]
 		cl.mu.Unlock()
-		idle := now.Sub(c.lastUsed)
-		if idle > peekAfterIdle && !c.deadline.IsZero() && c.deadline.Before(now) {
+		idle := now - c.lastUsed
+		if idle > peekAfterIdle && c.deadline != 0 && c.deadline < now {
 			// An expired deadline would make the peek below fail.
-			if err := c.setReadDeadline(time.Time{}); err != nil {
+			if err := c.setReadDeadline(0); err != nil {
 				_ = c.Close() // broken
 				continue
 			}
@@ -126,7 +136,7 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 	if err != nil {
 		return nil, false, &dialError{err}
 	}
-	c := &h1Conn{Conn: conn, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024)}
+	c := &h1Conn{Conn: conn, epoch: cl.epoch, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024), respHdr: make(http.Header, 16)}
 	c.br = bufio.NewReaderSize(headerBudgetReader{c}, 16<<10)
 	c.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	return c, false, nil
@@ -134,7 +144,7 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 
 // put returns a healthy connection to the pool.
 func (cl *h1Client) put(c *h1Conn) {
-	c.lastUsed = time.Now()
+	c.lastUsed = time.Since(cl.epoch)
 	cl.mu.Lock()
 	if len(cl.idle) >= cl.maxIdle {
 		cl.mu.Unlock()
@@ -179,7 +189,7 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		// load; with nothing else to run, Gosched returns at once).
 		runtime.Gosched()
 	}
-	r, err := readFinalResponse(c.br, req)
+	r, err := readFinalResponse(c.br, req, c.respHdr)
 	c.budget = -1
 	if err != nil {
 		stop()
@@ -196,7 +206,7 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 	// there is no body or it is already buffered (the next request sets its
 	// own).
 	if r.bodyPending(c.br) {
-		if err := c.setReadDeadline(time.Time{}); err != nil {
+		if err := c.setReadDeadline(0); err != nil {
 			stop()
 			return nil, err
 		}
@@ -207,6 +217,7 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 		return resp, nil
 	}
 	if resp.Body == http.NoBody {
+		resp.Header = resp.Header.Clone() // the connection's map is reused at once
 		cl.release(c, stop, reuse)
 		return resp, nil
 	}
@@ -215,10 +226,16 @@ func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, erro
 }
 
 // watchContext makes blocked I/O on c return when ctx ends; the returned
-// stop reports whether ctx had not ended (c's deadline is untouched).
+// stop reports whether ctx had not ended (c's deadline is untouched). The
+// context of package h1's connections, which all their requests carry, is
+// watched once per connection (connInfo.watch); others get a
+// context.AfterFunc.
 func watchContext(ctx context.Context, c *h1Conn) func() bool {
 	if ctx.Done() == nil {
 		return neverStopped
+	}
+	if ci := connInfoOf(ctx); ci != nil && ci.connScoped && ci.outTmpl != nil && ci.outTmpl.Context() == ctx {
+		return ci.watch(ctx, c)
 	}
 	return context.AfterFunc(ctx, c.abort)
 }
@@ -234,22 +251,25 @@ func deadlineSlack(readTimeout time.Duration) time.Duration { return readTimeout
 // armReadDeadline makes sure c's read deadline falls between readTimeout
 // and readTimeout plus its slack from now.
 func (cl *h1Client) armReadDeadline(c *h1Conn) error {
-	now := time.Now()
-	earliest := now.Add(cl.readTimeout)
+	earliest := time.Since(cl.epoch) + cl.readTimeout
 	slack := deadlineSlack(cl.readTimeout)
-	if !c.deadline.Before(earliest) && !c.deadline.After(earliest.Add(slack)) {
+	if c.deadline >= earliest && c.deadline <= earliest+slack {
 		return nil
 	}
-	return c.setReadDeadline(earliest.Add(slack))
+	return c.setReadDeadline(earliest + slack)
 }
 
-// setReadDeadline sets c's read deadline and remembers it.
-func (c *h1Conn) setReadDeadline(t time.Time) error {
-	if t.IsZero() && c.deadline.IsZero() {
+// setReadDeadline sets c's read deadline, at since c's epoch (0: none), and
+// remembers it.
+func (c *h1Conn) setReadDeadline(at time.Duration) error {
+	if at == 0 && c.deadline == 0 {
 		return nil
 	}
-	c.deadline = t
-	return c.SetReadDeadline(t)
+	c.deadline = at
+	if at == 0 {
+		return c.SetReadDeadline(time.Time{})
+	}
+	return c.SetReadDeadline(c.epoch.Add(at))
 }
 
 // maxUpstreamHeaderBytes bounds an upstream's response header block (as
@@ -276,10 +296,11 @@ func (r headerBudgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readFinalResponse skips 1xx answers other than 101.
-func readFinalResponse(br *bufio.Reader, req *http.Request) (*h1Response, error) {
+// readFinalResponse skips 1xx answers other than 101; hdr as in
+// readResponse.
+func readFinalResponse(br *bufio.Reader, req *http.Request, hdr http.Header) (*h1Response, error) {
 	for {
-		r, err := readResponse(br, req)
+		r, err := readResponse(br, req, hdr)
 		if err != nil {
 			return nil, err
 		}
@@ -308,6 +329,17 @@ func skipRequestHeader(k string) bool {
 	return false
 }
 
+// hasLineBreak reports whether v holds a CR or LF (a value that would split
+// the request head); a byte loop, as values are short.
+func hasLineBreak(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\r' || v[i] == '\n' {
+			return true
+		}
+	}
+	return false
+}
+
 func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
 	buf := c.hdr[:0]
 	buf = append(buf, req.Method...)
@@ -321,7 +353,7 @@ func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
 			continue
 		}
 		for _, v := range vv {
-			if v == "" && k == "User-Agent" || strings.ContainsAny(v, "\r\n") {
+			if v == "" && k == "User-Agent" || hasLineBreak(v) {
 				continue
 			}
 			buf = append(buf, k...)

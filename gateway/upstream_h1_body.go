@@ -153,7 +153,7 @@ func (b *h1Body) readTrailer() error {
 		}
 	}
 	end := headEnd(buf, 0) // found: buf holds "\n\r\n"
-	t, err := parseFields(string(buf[:end]), nil)
+	t, err := parseFields(string(buf[:end]), nil, nil)
 	_, _ = b.br.Discard(end) // buffered: cannot fail
 	if err != nil {
 		return err

@@ -75,8 +75,9 @@ type h1Response struct {
 
 // readResponse reads an answer's head from br and frames its body; the body
 // reads from br. req is the request answered (its method decides whether a
-// body follows).
-func readResponse(br *bufio.Reader, req *http.Request) (*h1Response, error) {
+// body follows). A non-nil hdr is cleared and receives the header fields
+// (a connection reuses one map); nil makes a new map.
+func readResponse(br *bufio.Reader, req *http.Request, hdr http.Header) (*h1Response, error) {
 	head, err := readHead(br)
 	if err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func readResponse(br *bufio.Reader, req *http.Request) (*h1Response, error) {
 	r := &h1Response{}
 	resp := &r.resp
 	resp.Request = req
-	if err := r.parseHead(head); err != nil {
+	if err := r.parseHead(head, hdr); err != nil {
 		return nil, err
 	}
 	framing, n, err := frame(resp, req.Method)
@@ -173,13 +174,14 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-// parseHead fills r.resp's status and header from head.
-func (r *h1Response) parseHead(head string) error {
+// parseHead fills r.resp's status and header from head; hdr as in
+// readResponse.
+func (r *h1Response) parseHead(head string, hdr http.Header) error {
 	line, rest := h1.CutLine(head)
 	if err := parseStatusLine(&r.resp, line); err != nil {
 		return err
 	}
-	h, err := parseFields(rest, r.vals[:])
+	h, err := parseFields(rest, r.vals[:], hdr)
 	if err != nil {
 		return err
 	}
@@ -217,10 +219,15 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // parseFields parses the header fields of a head (after its status line)
 // or of a trailer section, up to the blank line. vals, when long enough,
-// backs the values.
-func parseFields(s string, vals []string) (http.Header, error) {
+// backs the values. h, when not nil, is cleared and filled; else a new map
+// is made.
+func parseFields(s string, vals []string, h http.Header) (http.Header, error) {
 	n := strings.Count(s, "\n") - 1 // lines but the blank one
-	h := make(http.Header, max(n, 0))
+	if h == nil {
+		h = make(http.Header, max(n, 0))
+	} else {
+		clear(h)
+	}
 	if n > len(vals) {
 		vals = make([]string, n)
 	}

@@ -65,7 +65,7 @@ func goRead(raw, method string) (answerResult, error) {
 
 // ourRead reads raw with readResponse, as goRead does.
 func ourRead(raw, method string) (answerResult, error) {
-	r, err := readResponse(bufio.NewReaderSize(strings.NewReader(raw), answerBufSize), &http.Request{Method: method})
+	r, err := readResponse(bufio.NewReaderSize(strings.NewReader(raw), answerBufSize), &http.Request{Method: method}, nil)
 	if err != nil {
 		return answerResult{err: true}, err
 	}
@@ -229,7 +229,7 @@ func TestReadResponseLongHead(t *testing.T) {
 	for _, chunk := range []int{1, 7, 4096, len(big)} {
 		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
 			br := bufio.NewReaderSize(&trickleReader{s: big, n: chunk}, 4096)
-			r, err := readFinalResponse(br, &http.Request{Method: "GET"})
+			r, err := readFinalResponse(br, &http.Request{Method: "GET"}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,7 +288,7 @@ func BenchmarkReadResponse(b *testing.B) {
 					resp, err = http.ReadResponse(br, req)
 				} else {
 					var r *h1Response
-					if r, err = readResponse(br, req); err == nil {
+					if r, err = readResponse(br, req, nil); err == nil {
 						resp = &r.resp
 					}
 				}
