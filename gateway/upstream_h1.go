@@ -170,8 +170,7 @@ func (cl *h1Client) CloseIdleConnections() {
 func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, error) {
 	stop := watchContext(req.Context(), c)
 	werr := cl.writeRequest(c, req)
-	var cbe *clientBodyError
-	if werr != nil && (req.Body == nil || req.Body == http.NoBody || errors.As(werr, &cbe)) {
+	if werr != nil && (req.Body == nil || req.Body == http.NoBody || isClientBodyError(werr)) {
 		stop()
 		return nil, werr
 	}
@@ -432,6 +431,13 @@ func (s *sourceReader) blame(err error) error {
 // clientBodyError is a failure reading the client's request body (too
 // large, cut short): no answer is awaited from the upstream.
 type clientBodyError struct{ err error }
+
+// isClientBodyError reports whether err came from reading the client's
+// body (a function of its own: the target of errors.As escapes).
+func isClientBodyError(err error) bool {
+	var cbe *clientBodyError
+	return errors.As(err, &cbe)
+}
 
 func (e *clientBodyError) Error() string { return "request body: " + e.err.Error() }
 func (e *clientBodyError) Unwrap() error { return e.err }
