@@ -136,7 +136,7 @@ func (cl *h1Client) get(ctx context.Context) (*h1Conn, bool, error) {
 	if err != nil {
 		return nil, false, &dialError{err}
 	}
-	c := &h1Conn{Conn: conn, epoch: cl.epoch, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024), respHdr: make(http.Header, 16)}
+	c := &h1Conn{Conn: conn, epoch: cl.epoch, budget: -1, bw: bufio.NewWriterSize(conn, 16<<10), hdr: make([]byte, 0, 1024), respHdr: make(http.Header)}
 	c.br = bufio.NewReaderSize(headerBudgetReader{c}, 16<<10)
 	c.abort = func() { _ = c.SetDeadline(aLongTimeAgo) }
 	return c, false, nil
