@@ -200,7 +200,7 @@ func (b *body) finish() bool {
 	if b.kind == bodyLength && b.left > maxDrain {
 		return false
 	}
-	if b.c.rwc.SetReadDeadline(time.Now().Add(b.c.srv.ReadHeaderTimeout)) != nil {
+	if b.c.setReadDeadline(time.Now().Add(b.c.srv.ReadHeaderTimeout)) != nil {
 		return false
 	}
 	var scratch [4096]byte

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +43,19 @@ type conn struct {
 	body   *body // nil when the request has none
 	// hijacked is set when the handler took the connection.
 	hijacked bool
+
+	// Lazy read deadlines (deadline.go). raw is nil when rwc is not a
+	// syscall.Conn: deadlines are then set eagerly.
+	raw      syscall.RawConn
+	rawFn    func(fd uintptr) bool // c.rawRead, bound once
+	phase    int                   // readAsIs, readWait or readHead
+	first    bool                  // the wait is for the connection's first request
+	armed    bool                  // this wait has set its deadline
+	rdlSet   bool                  // a read deadline may be in force
+	headFrom time.Time             // arrival of a partial head's first bytes; zero: unknown
+	rawBuf   []byte                // rawRead's destination
+	rawN     int                   // rawRead's result
+	rawErr   error
 }
 
 // Buffer sizes: reads and writes of typical requests fit in one buffer.
@@ -71,8 +85,9 @@ func (c *conn) serve() {
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	defer c.cancel()
 	c.tmpl = (&http.Request{}).WithContext(c.ctx)
+	c.setRaw()
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.rwc)
+	c.br.Reset(connReader{c})
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(c.rwc)
 	c.hdr = make(http.Header, 16)
@@ -113,6 +128,7 @@ func (c *conn) loop() bool {
 			c.answerError(perr)
 			return false
 		}
+		c.phase = readAsIs // the head is read: no header deadline is owed
 		if perr := c.prepareBody(req); perr != nil {
 			c.answerError(perr)
 			return false
@@ -138,20 +154,25 @@ func (c *conn) waitRequest(first bool) bool {
 		// load; with nothing else to run, Gosched returns at once).
 		runtime.Gosched()
 	}
-	now := time.Now()
 	if c.br.Buffered() == 0 {
-		wait := c.srv.IdleTimeout
-		if first {
-			wait = c.srv.ReadHeaderTimeout
-		}
-		if err := c.rwc.SetReadDeadline(now.Add(wait)); err != nil {
-			return false
-		}
 		if !first {
 			if !c.state.CompareAndSwap(stateActive, stateIdle) {
 				return false
 			}
 			if c.srv.closing.Load() {
+				return false
+			}
+		}
+		if c.raw != nil {
+			// The reader sets the wait's and the head's deadlines when a
+			// read would block (deadline.go).
+			c.phase, c.first = readWait, first
+		} else {
+			wait := c.srv.IdleTimeout
+			if first {
+				wait = c.srv.ReadHeaderTimeout
+			}
+			if err := c.setReadDeadline(time.Now().Add(wait)); err != nil {
 				return false
 			}
 		}
@@ -161,11 +182,13 @@ func (c *conn) waitRequest(first bool) bool {
 		if !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() != stateActive {
 			return false // closed by Shutdown while idle
 		}
-		now = time.Now()
+		if c.raw != nil {
+			return true
+		}
 	} else if c.srv.closing.Load() {
 		return false
 	}
-	return c.rwc.SetReadDeadline(now.Add(c.srv.ReadHeaderTimeout)) == nil
+	return c.setReadDeadline(time.Now().Add(c.srv.ReadHeaderTimeout)) == nil
 }
 
 func (c *conn) isPreface() bool {
@@ -185,8 +208,9 @@ func (c *conn) serveOne(req *http.Request) bool {
 	// reads it at its own pace. Without a body nothing reads the connection
 	// until the next waitRequest (or a Hijack, which clears the deadlines),
 	// so the deadline is left as it is: one timer change less per request.
-	if c.body != nil {
-		if err := c.rwc.SetReadDeadline(time.Time{}); err != nil {
+	// With lazy deadlines none may be in force (rdlSet false).
+	if c.body != nil && c.rdlSet {
+		if err := c.setReadDeadline(time.Time{}); err != nil {
 			return false
 		}
 	}
@@ -251,7 +275,7 @@ const (
 // resets it, and the reset can destroy the answer before the client has
 // read it.
 func (c *conn) linger() {
-	if c.rwc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+	if c.setReadDeadline(time.Now().Add(lingerTime)) != nil {
 		return
 	}
 	_, _ = io.CopyN(io.Discard, c.br, lingerBytes) // ends at EOF, the deadline or the bound
@@ -264,7 +288,7 @@ func (c *conn) handOff(prefix []byte) bool {
 		c.answerError(&parseError{http.StatusHTTPVersionNotSupported, "HTTP/2 is not served here"})
 		return false
 	}
-	if err := c.rwc.SetReadDeadline(time.Time{}); err != nil {
+	if err := c.setReadDeadline(time.Time{}); err != nil {
 		return false
 	}
 	buffered, _ := c.br.Peek(c.br.Buffered()) // cannot fail: already buffered
