@@ -208,7 +208,10 @@ func (db *DB) fitBatch(recs [][]byte) (keep [][]byte, size int64, dropped int) {
 
 // evict drops the oldest spooled records until n more records of size
 // bytes fit the bounds: whole blocks with one Delete, and the first records
-// of a block by rewriting the rest under its new first sequence number.
+// of a block by rewriting the rest under its new first sequence number. A
+// block that goes whole is not decoded: its header's count and length say
+// what it held (its records are not read, so their checksum does not
+// matter; a damaged block goes whole anyway).
 func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error) {
 	over := func() bool {
 		return st.records+n > db.opts.MaxSpoolRecords || st.bytes+size > db.opts.MaxSpoolBytes
@@ -220,28 +223,48 @@ func (db *DB) evict(b *bolt.Bucket, st *spoolState, n, size int64) (int64, error
 	var ops blockOps
 	it := newBlockIter(b, 0)
 	for over() {
-		blk, ok := it.next()
+		raw, ok := it.nextRaw()
 		if !ok {
 			break // counters drifted from the bucket; nothing left to evict
 		}
-		ops.remove(&blk)
-		if blk.damaged {
-			st.records -= blk.n
-			st.bytes -= blk.size
-			evicted += blk.n
+		if cnt, bytes, ok := raw.header(); ok && db.overWithout(st, n, size, cnt-1, bytes) {
+			ops.removeRaw(&raw)
+			st.records -= cnt
+			st.bytes -= bytes
+			evicted += cnt
 			continue
 		}
-		i, cnt := 0, int(blk.count())
-		for ; i < cnt && over(); i++ {
-			st.records--
-			st.bytes -= int64(len(blk.rec(i)))
-		}
-		evicted += int64(i)
-		if i < cnt {
-			ops.put(blk.first+uint64(i), blk.encodeRange(i, cnt))
-		}
+		evicted += evictFrom(&ops, raw.decode(), st, over)
 	}
 	return evicted, ops.apply(b)
+}
+
+// overWithout reports whether the spool still exceeds its bounds for n
+// more records of size bytes once cnt of its records and fewer than bytes
+// of their bytes are gone: then all of a block of cnt+1 records and bytes
+// bytes must go.
+func (db *DB) overWithout(st *spoolState, n, size, cnt, bytes int64) bool {
+	return st.records-cnt+n > db.opts.MaxSpoolRecords || st.bytes-bytes+size > db.opts.MaxSpoolBytes
+}
+
+// evictFrom drops the first records of blk while over() holds, rewriting
+// the rest of it; it returns how many it dropped.
+func evictFrom(ops *blockOps, blk spoolBlock, st *spoolState, over func() bool) int64 {
+	ops.remove(&blk)
+	if blk.damaged {
+		st.records -= blk.n
+		st.bytes -= blk.size
+		return blk.n
+	}
+	i, cnt := 0, int(blk.count())
+	for ; i < cnt && over(); i++ {
+		st.records--
+		st.bytes -= int64(len(blk.rec(i)))
+	}
+	if i < cnt {
+		ops.put(blk.first+uint64(i), blk.encodeRange(i, cnt))
+	}
+	return int64(i)
 }
 
 // putBlocks stores recs as blocks of at most maxBlockRecords records and
@@ -399,8 +422,9 @@ func (db *DB) AckReports(batch ReportBatch) error {
 }
 
 // deleteRange removes the records first..last: blocks inside the range
-// with one Delete each; a block that reaches beyond it is rewritten with
-// what remains, under the sequence number of its new first record. A
+// with one Delete each (without decoding them: the header's count and
+// length say what they held); a block that reaches beyond it is rewritten
+// with what remains, under the sequence number of its new first record. A
 // damaged block that meets the range is deleted whole.
 func deleteRange(b *bolt.Bucket, st *spoolState, first, last uint64) error {
 	if last == 0 || last < first {
@@ -409,32 +433,44 @@ func deleteRange(b *bolt.Bucket, st *spoolState, first, last uint64) error {
 	var ops blockOps
 	it := newBlockIter(b, first)
 	for {
-		blk, ok := it.next()
-		if !ok || blk.first > last {
+		raw, ok := it.nextRaw()
+		if !ok || raw.first() > last {
 			break
 		}
-		if blk.last() < first {
+		if cnt, bytes, ok := raw.header(); ok && raw.first() >= first && raw.first()+uint64(cnt)-1 <= last {
+			ops.removeRaw(&raw)
+			st.records -= cnt
+			st.bytes -= bytes
 			continue
 		}
-		ops.remove(&blk)
-		if blk.damaged {
-			st.records -= blk.n
-			st.bytes -= blk.size
-			continue
-		}
-		lo := int(max(first, blk.first) - blk.first)
-		hi := int(min(last, blk.last()) - blk.first + 1)
-		cnt := int(blk.count())
-		st.records -= int64(hi - lo)
-		st.bytes -= blk.recBytes(lo, hi)
-		if lo > 0 {
-			ops.put(blk.first, blk.encodeRange(0, lo))
-		}
-		if hi < cnt {
-			ops.put(blk.first+uint64(hi), blk.encodeRange(hi, cnt))
-		}
+		deleteFrom(&ops, raw.decode(), st, first, last)
 	}
 	return ops.apply(b)
+}
+
+// deleteFrom removes the records first..last from blk, which is damaged
+// or not wholly inside the range, keeping the rest of it.
+func deleteFrom(ops *blockOps, blk spoolBlock, st *spoolState, first, last uint64) {
+	if blk.last() < first {
+		return
+	}
+	ops.remove(&blk)
+	if blk.damaged {
+		st.records -= blk.n
+		st.bytes -= blk.size
+		return
+	}
+	lo := int(max(first, blk.first) - blk.first)
+	hi := int(min(last, blk.last()) - blk.first + 1)
+	cnt := int(blk.count())
+	st.records -= int64(hi - lo)
+	st.bytes -= blk.recBytes(lo, hi)
+	if lo > 0 {
+		ops.put(blk.first, blk.encodeRange(0, lo))
+	}
+	if hi < cnt {
+		ops.put(blk.first+uint64(hi), blk.encodeRange(hi, cnt))
+	}
 }
 
 func (db *DB) setStats(st spoolState) {

@@ -254,27 +254,71 @@ func (it *blockIter) skipForeign() {
 	}
 }
 
-// next returns the next block, decoded or marked damaged; false at the end.
-func (it *blockIter) next() (spoolBlock, bool) {
-	if it.k == nil {
-		return spoolBlock{}, false
+// rawBlock is an entry of the reports bucket as stored, not yet decoded.
+type rawBlock struct {
+	k     []byte // the key: the block's first sequence number
+	v     []byte // the block value; nil when k holds no block bucket or it no block
+	plain []byte // the plain value k holds where a block bucket belongs, else nil
+	next  uint64 // the next block's first sequence number (or the bucket's sequence + 1)
+}
+
+// first returns the block's first sequence number.
+func (r *rawBlock) first() uint64 { return binary.BigEndian.Uint64(r.k) }
+
+// header returns the record count and record bytes that the block's
+// header claims, without checking the checksum: for deleting whole blocks,
+// whose records need not be read. ok is false unless the count is also
+// what the sequence numbers up to the next block say (decode the block to
+// learn what it covers): a damaged count then cannot make eviction drop
+// more than it must, and a damaged block with an intact count is counted
+// as decoding it would estimate it.
+func (r *rawBlock) header() (n, size int64, ok bool) {
+	v := r.v
+	if len(v) < blockFixedHeader || v[0] != blockVersion {
+		return 0, 0, false
 	}
-	k, v := it.k, it.v
+	n = int64(binary.BigEndian.Uint16(v[13:]))
+	hdr := blockFixedHeader + blockLengthSize*n
+	if n == 0 || int64(len(v)) < hdr || r.next-r.first() != uint64(n) {
+		return 0, 0, false
+	}
+	return n, int64(len(v)) - hdr, true
+}
+
+// decode decodes the block, or marks it damaged.
+func (r *rawBlock) decode() spoolBlock {
+	b, err := decodeBlock(r.k, r.v)
+	if err == nil {
+		return b
+	}
+	if r.plain != nil {
+		return damagedBlock(r.k, r.plain, true, r.next)
+	}
+	return damagedBlock(r.k, r.v, false, r.next)
+}
+
+// nextRaw returns the next entry without decoding it; false at the end.
+func (it *blockIter) nextRaw() (rawBlock, bool) {
+	if it.k == nil {
+		return rawBlock{}, false
+	}
+	r := rawBlock{k: it.k, v: blockValue(it.b, it.k, it.v), plain: it.v}
 	it.k, it.v = it.c.Next()
 	it.skipForeign()
-	val := blockValue(it.b, k, v)
-	b, err := decodeBlock(k, val)
-	if err == nil {
-		return b, true
-	}
-	next := it.seq + 1
+	r.next = it.seq + 1
 	if it.k != nil {
-		next = binary.BigEndian.Uint64(it.k)
+		r.next = binary.BigEndian.Uint64(it.k)
 	}
-	if v != nil {
-		val = v
+	return r, true
+}
+
+// next returns the next block, decoded or marked damaged; false at the end.
+func (it *blockIter) next() (spoolBlock, bool) {
+	r, ok := it.nextRaw()
+	if !ok {
+		return spoolBlock{}, false
 	}
-	return damagedBlock(k, val, v != nil, next), true
+	return r.decode(), true
 }
 
 // blockOps collects the changes to blocks found while iterating, applied
@@ -299,6 +343,11 @@ type blockPut struct {
 // value).
 func (o *blockOps) remove(blk *spoolBlock) {
 	o.del = append(o.del, blockDel{seqKey(blk.first), blk.plain})
+}
+
+// removeRaw deletes the block bucket under r's key.
+func (o *blockOps) removeRaw(r *rawBlock) {
+	o.del = append(o.del, blockDel{seqKey(r.first()), false})
 }
 
 func (o *blockOps) put(first uint64, v []byte) { o.puts = append(o.puts, blockPut{first, v}) }

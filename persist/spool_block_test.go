@@ -196,21 +196,87 @@ func TestSpoolDamagedBlock(t *testing.T) {
 			}
 		})
 	}
-	t.Run("evicted whole", func(t *testing.T) {
-		db, _ := openTest(t, &Options{MaxSpoolRecords: 30})
-		for i := range 3 {
-			mustAppend(t, db, records(i*10, 10))
-		}
-		damageBlock(t, db, 1, false)
-		if got := mustAppend(t, db, records(30, 5)); got != 10 {
-			t.Fatalf("dropped %d, want the damaged block's 10", got)
-		}
-		b := mustPeek(t, db, 100)
-		if b.First != 11 || b.Last != 35 {
-			t.Fatalf("peek %d-%d, want 11-35", b.First, b.Last)
-		}
-		wantRecords(t, b, 10, 25)
+	for _, dc := range []struct {
+		name string
+		at   func(v []byte) int // the byte to flip
+	}{
+		{"record flipped", func(v []byte) int { return len(v) - 3 }},
+		{"count flipped", func([]byte) int { return 14 }}, // 10 records claimed as 42
+		{"count lowered", func(v []byte) int { v[14] ^= 0x08 ^ 0x20; return 14 }}, // claimed as 2: must not evict more
+		{"length flipped", func([]byte) int { return blockFixedHeader + 1 }},
+	} {
+		t.Run("evicted whole, "+dc.name, func(t *testing.T) {
+			db, _ := openTest(t, &Options{MaxSpoolRecords: 30})
+			for i := range 3 {
+				mustAppend(t, db, records(i*10, 10))
+			}
+			flipBlockByte(t, db, 1, dc.at)
+			if got := mustAppend(t, db, records(30, 5)); got != 10 {
+				t.Fatalf("dropped %d, want the damaged block's 10", got)
+			}
+			b := mustPeek(t, db, 100)
+			if b.First != 11 || b.Last != 35 {
+				t.Fatalf("peek %d-%d, want 11-35", b.First, b.Last)
+			}
+			wantRecords(t, b, 10, 25)
+			if err := db.AckReports(b); err != nil {
+				t.Fatal(err)
+			}
+			wantSpooled(t, db, 0)
+		})
+	}
+}
+
+// flipBlockByte XORs byte at(v) of the value of the block starting at
+// first.
+func flipBlockByte(t *testing.T, db *DB, first uint64, at func(v []byte) int) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		child := tx.Bucket(bucketReports).Bucket(seqKey(first))
+		v := bytes.Clone(child.Get(blockValueKey))
+		v[at(v)] ^= 0x20
+		return child.Put(blockValueKey, v)
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSpoolAckWholeBlocks: an ack deletes the blocks inside its range
+// without decoding them, and a damaged block inside the range (even one
+// whose header is damaged) is deleted whole; the counters stay exact.
+// Blocks start at 1, 11, 21 and 31; the peek takes 25 records.
+func TestSpoolAckWholeBlocks(t *testing.T) {
+	cases := []struct {
+		name      string
+		at        func(v []byte) int // byte of block 11 to flip; nil: none
+		wantBlock uint64             // the first block left
+		wantFrom  int                // records() number of the first record left
+	}{
+		{"intact", nil, 26, 25},
+		{"record flipped", func(v []byte) int { return len(v) - 1 }, 36, 35},
+		{"count flipped", func([]byte) int { return 13 }, 36, 35},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openTest(t, nil)
+			for i := range 4 {
+				mustAppend(t, db, records(i*10, 10))
+			}
+			if tc.at != nil {
+				flipBlockByte(t, db, 11, tc.at)
+			}
+			if err := db.AckReports(mustPeek(t, db, 25)); err != nil {
+				t.Fatal(err)
+			}
+			left := 40 - tc.wantFrom
+			if blocks := blockFirsts(t, db); len(blocks) == 0 || blocks[0] != tc.wantBlock {
+				t.Fatalf("blocks start at %v, want %d first", blocks, tc.wantBlock)
+			}
+			wantSpooled(t, db, int64(left))
+			wantRecords(t, mustPeek(t, db, 100), tc.wantFrom, left)
+		})
+	}
 }
 
 // FuzzDecodeBlock: any value decodes to an error or to a block that
