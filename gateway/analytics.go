@@ -28,10 +28,10 @@ func (g *Gateway) fillRecord(x *exchange) {
 		RemoteAddress:        x.clientIP(),
 		Host:                 r.Host,
 		URI:                  r.RequestURI,
-		UserAgent:            r.UserAgent(),
+		UserAgent:            firstValue(r.Header, "User-Agent"),
 		RequestContentLength: max(r.ContentLength, 0),
 	}
-	if t := r.Header.Get(headerTransactionID); t != "" && len(t) <= 128 {
+	if t := firstValue(r.Header, headerTransactionID); t != "" && len(t) <= 128 {
 		rec.TransactionID = t
 	}
 	if rec.URI == "" {
@@ -42,6 +42,16 @@ func (g *Gateway) fillRecord(x *exchange) {
 	} else if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		rec.LocalAddress = a.String()
 	}
+}
+
+// firstValue is h.Get for a canonical name k, without canonicalizing k
+// again (Get does, on every call); request headers are stored under
+// canonical names by every server the gateway runs.
+func firstValue(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // recordPlan notes the plan, subscription and application chosen.

@@ -92,7 +92,7 @@ func failureJSON(msg string, status int) []byte {
 func writeNotFound(w http.ResponseWriter, r *http.Request) int64 {
 	var body []byte
 	h := w.Header()
-	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+	if strings.Contains(firstValue(r.Header, "Accept"), "application/json") {
 		h.Set("Content-Type", "application/json")
 		body = failureJSON(msgNotFound, http.StatusNotFound)
 	} else {

@@ -118,7 +118,7 @@ func parseGivenKey(alg, param string) (any, error) {
 
 // jwtToken reads "Authorization: Bearer <token>", else ?access_token.
 func jwtToken(r *http.Request) (string, bool) {
-	if a := r.Header.Get("Authorization"); a != "" {
+	if a := firstValue(r.Header, "Authorization"); a != "" {
 		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 			return strings.TrimSpace(a[7:]), true
 		}

@@ -74,7 +74,7 @@ func (p *cachePolicy) key(x *exchange) string {
 }
 
 func (p *cachePolicy) onRequest(x *exchange) *failure {
-	if !p.methods[x.r.Method] || strings.Contains(x.r.Header.Get("Cache-Control"), "no-cache") {
+	if !p.methods[x.r.Method] || strings.Contains(firstValue(x.r.Header, "Cache-Control"), "no-cache") {
 		return nil
 	}
 	k := p.key(x)
@@ -109,7 +109,7 @@ func (c *cacheCapture) done(status int, h http.Header) {
 		return
 	}
 	ttl := c.policy.ttl
-	if c.policy.useCC && strings.Contains(h.Get("Cache-Control"), "no-store") {
+	if c.policy.useCC && strings.Contains(firstValue(h, "Cache-Control"), "no-store") {
 		return
 	}
 	hdr := h.Clone()

@@ -80,8 +80,8 @@ var errCORSPreflight = &failure{http.StatusBadRequest, "CORS_PREFLIGHT_FAILED", 
 // request.
 func (p *corsPolicy) preflight(x *exchange) (handled bool, f *failure) {
 	r := x.r
-	origin := r.Header.Get("Origin")
-	reqMethod := r.Header.Get("Access-Control-Request-Method")
+	origin := firstValue(r.Header, "Origin")
+	reqMethod := firstValue(r.Header, "Access-Control-Request-Method")
 	if r.Method != http.MethodOptions || origin == "" || reqMethod == "" {
 		return false, nil
 	}
@@ -116,7 +116,7 @@ func (p *corsPolicy) allowOrigin(h http.Header, origin string) {
 
 // decorate adds the CORS headers to an actual (not preflight) answer.
 func (p *corsPolicy) decorate(x *exchange, h http.Header) {
-	origin := x.r.Header.Get("Origin")
+	origin := firstValue(x.r.Header, "Origin")
 	if origin == "" || !p.originAllowed(origin) {
 		return
 	}
