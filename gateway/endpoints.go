@@ -196,7 +196,17 @@ func compileEndpoint(pool *transportPool, e apidef.Endpoint, shared *httpClientC
 		transport:  up.std,
 		rt:         up.proxyClient(),
 		poolKey:    poolKey,
-		headers:    cfg.Headers,
+		headers:    canonicalHeaders(cfg.Headers),
 		hostHeader: cfg.HTTP.PropagateClientHost,
 	}, nil
+}
+
+// canonicalHeaders returns hs with canonical names, as the forwarding code
+// compares them with the client's (canonical) header names.
+func canonicalHeaders(hs []headerValue) []headerValue {
+	out := make([]headerValue, len(hs))
+	for i, h := range hs {
+		out[i] = headerValue{Name: http.CanonicalHeaderKey(h.Name), Value: h.Value}
+	}
+	return out
 }

@@ -53,13 +53,13 @@ func (*slowCallError) Temporary() bool { return true }
 
 // roundTrip sends out to ep; with failover the wait for the response
 // headers is bounded by slowCallDuration (the body may take longer).
-func (f *failoverPolicy) roundTrip(ep *endpoint, out *http.Request) (*http.Response, error) {
+func (f *failoverPolicy) roundTrip(ep *endpoint, out *http.Request, fw fieldAppender) (*http.Response, error) {
 	if f == nil {
-		return ep.rt.RoundTrip(out)
+		return send(ep.rt, out, fw)
 	}
 	ctx, cancel := context.WithCancelCause(out.Context())
 	timer := time.AfterFunc(f.slowCall, func() { cancel(errSlowCall) })
-	resp, err := ep.rt.RoundTrip(out.WithContext(ctx))
+	resp, err := send(ep.rt, out.WithContext(ctx), fw)
 	if err != nil {
 		timer.Stop()
 		cancel(nil)

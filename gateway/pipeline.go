@@ -39,6 +39,8 @@ type exchange struct {
 	outURL    url.URL
 	outHeader http.Header
 	outVals   [6]string // X-Forwarded-*, the ids, an empty User-Agent
+	// fwdEndpoint is the endpoint whose request appendFields writes.
+	fwdEndpoint *endpoint
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{flows: make([]*flow, 0, 8)} }}

@@ -68,7 +68,7 @@ func (g *Gateway) proxy(x *exchange) {
 		if upgrade { // an upgraded connection lives on past the headers
 			resp, err = ep.rt.RoundTrip(out)
 		} else {
-			resp, err = fo.roundTrip(ep, out)
+			resp, err = fo.roundTrip(ep, out, x.fieldsFor(ep, out))
 		}
 		if timed {
 			x.rec.EndpointResponseTimeMs = (x.elapsed() - t0).Milliseconds()
@@ -132,7 +132,14 @@ func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *htt
 	out = x.conn.upstreamRequest(r, out)
 	out.Method, out.URL = r.Method, u
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
-	out.Header, out.Body, out.ContentLength = x.outboundHeader(ep, upgrade), body, r.ContentLength
+	out.Body, out.ContentLength = body, r.ContentLength
+	if pooled && !upgrade {
+		// h1Client writes the fields straight from the client's header
+		// (forwardedFields), without building a map.
+		out.Header = nil
+	} else {
+		out.Header = x.outboundHeader(ep, upgrade)
+	}
 	out.Host = ep.target.Host
 	if body == http.NoBody {
 		out.ContentLength = 0
@@ -196,6 +203,93 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 		h.Set(hv.Name, hv.Value)
 	}
 	return h
+}
+
+// fieldsFor returns what writes out's header fields for h1Client when out
+// carries no header map (see outbound); nil otherwise.
+func (x *exchange) fieldsFor(ep *endpoint, out *http.Request) fieldAppender {
+	if out.Header != nil {
+		return nil
+	}
+	x.fwdEndpoint = ep
+	return x
+}
+
+// appendFields implements fieldAppender for the endpoint being tried.
+func (x *exchange) appendFields(buf []byte) []byte { return x.forwardedFields(buf, x.fwdEndpoint) }
+
+// forwarded lists the fields the gateway sets upstream, replacing the
+// client's.
+func forwarded(k string) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", headerTransactionID, headerRequestID:
+		return true
+	}
+	return false
+}
+
+// forwardedFields appends to buf the upstream request's header fields for
+// ep, as "Name: value\r\n" lines: the same fields as outboundHeader's map,
+// written straight from the client's header. Fields h1Client writes itself
+// (skipRequestHeader) and values holding a line break are left out, as
+// h1Client does for a map.
+func (x *exchange) forwardedFields(buf []byte, ep *endpoint) []byte {
+	r := x.r
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if hopByHop(k) || forwarded(k) || skipRequestHeader(k) || k == x.dropHeader ||
+			(conn != nil && listedIn(conn, k)) || setByEndpoint(ep, k) {
+			continue
+		}
+		for _, v := range vv {
+			if !hasLineBreak(v) {
+				buf = appendField(buf, k, v)
+			}
+		}
+	}
+	if te := r.Header["Te"]; len(te) == 1 && strings.EqualFold(te[0], "trailers") {
+		buf = append(buf, "Te: trailers\r\n"...)
+	}
+	buf = append(buf, "X-Forwarded-For: "...)
+	for _, v := range r.Header["X-Forwarded-For"] {
+		if !hasLineBreak(v) {
+			buf = append(append(buf, v...), ", "...)
+		}
+	}
+	buf = append(append(buf, x.clientIP()...), "\r\n"...)
+	if r.TLS != nil {
+		buf = append(buf, "X-Forwarded-Proto: https\r\n"...)
+	} else {
+		buf = append(buf, "X-Forwarded-Proto: http\r\n"...)
+	}
+	if !hasLineBreak(r.Host) {
+		buf = appendField(buf, "X-Forwarded-Host", r.Host)
+	}
+	buf = appendField(buf, headerTransactionID, x.rec.TransactionID)
+	buf = appendField(buf, headerRequestID, x.rec.RequestID)
+	for _, hv := range ep.headers {
+		if !hasLineBreak(hv.Value) {
+			buf = appendField(buf, hv.Name, hv.Value)
+		}
+	}
+	return buf
+}
+
+// setByEndpoint reports whether ep's configuration sets header k.
+func setByEndpoint(ep *endpoint, k string) bool {
+	for _, hv := range ep.headers {
+		if hv.Name == k {
+			return true
+		}
+	}
+	return false
+}
+
+func appendField(buf []byte, k, v string) []byte {
+	buf = append(buf, k...)
+	buf = append(buf, ": "...)
+	buf = append(buf, v...)
+	return append(buf, "\r\n"...)
 }
 
 // listedIn reports whether header name k (canonical) is listed in a

@@ -79,14 +79,36 @@ const peekAfterIdle = 50 * time.Millisecond
 // aLongTimeAgo is a deadline that makes blocked I/O return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// fieldAppender writes a request's header fields for h1Client, as
+// "Name: value\r\n" lines, in place of the request's Header map: the
+// gateway forwards the client's fields without building a map.
+type fieldAppender interface {
+	appendFields(buf []byte) []byte
+}
+
+// send sends req with rt; fw, if not nil and rt is an h1Client, writes the
+// header fields (req.Header is then ignored).
+func send(rt roundTripper, req *http.Request, fw fieldAppender) (*http.Response, error) {
+	if cl, ok := rt.(*h1Client); ok && fw != nil {
+		return cl.roundTrip(req, fw)
+	}
+	return rt.RoundTrip(req)
+}
+
 // RoundTrip sends req and returns the answer; its body must be closed.
 func (cl *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	return cl.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip with the header fields written by fw when it is
+// not nil.
+func (cl *h1Client) roundTrip(req *http.Request, fw fieldAppender) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := cl.get(req.Context())
 		if err != nil {
 			return nil, err
 		}
-		resp, err := cl.exchange(c, req)
+		resp, err := cl.exchange(c, req, fw)
 		if err == nil {
 			return resp, nil
 		}
@@ -167,9 +189,9 @@ func (cl *h1Client) CloseIdleConnections() {
 }
 
 // exchange writes req on c and reads the answer's headers.
-func (cl *h1Client) exchange(c *h1Conn, req *http.Request) (*http.Response, error) {
+func (cl *h1Client) exchange(c *h1Conn, req *http.Request, fw fieldAppender) (*http.Response, error) {
 	stop := watchContext(req.Context(), c)
-	werr := cl.writeRequest(c, req)
+	werr := cl.writeRequest(c, req, fw)
 	if werr != nil && (req.Body == nil || req.Body == http.NoBody || isClientBodyError(werr)) {
 		stop()
 		return nil, werr
@@ -339,7 +361,7 @@ func hasLineBreak(v string) bool {
 	return false
 }
 
-func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
+func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request, fw fieldAppender) error {
 	buf := c.hdr[:0]
 	buf = append(buf, req.Method...)
 	buf = append(buf, ' ')
@@ -347,6 +369,9 @@ func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request) error {
 	buf = append(buf, " HTTP/1.1\r\nHost: "...)
 	buf = append(buf, req.Host...)
 	buf = append(buf, "\r\n"...)
+	if fw != nil {
+		buf = fw.appendFields(buf)
+	}
 	for k, vv := range req.Header {
 		if skipRequestHeader(k) {
 			continue
