@@ -37,6 +37,7 @@ type connInfoKey struct{}
 type connInfo struct {
 	inspect *inspectConn // nil on TLS and QUIC connections
 	local   string       // local address, for analytics
+	ip      string       // the client's address without its port
 	// outTmpl is an empty upstream request carrying the context of this
 	// connection's HTTP/1 requests: copying it gives a request with that
 	// context without WithContext's allocation. HTTP/1 only, where the
@@ -130,7 +131,7 @@ func (l inspectListener) Accept() (net.Conn, error) {
 // records the connection's local address and, on the cleartext listener,
 // makes the framing verdict visible to the handler.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	ci := &connInfo{local: c.LocalAddr().String()}
+	ci := &connInfo{local: c.LocalAddr().String(), ip: hostOf(c.RemoteAddr().String())}
 	ci.inspect, _ = c.(*inspectConn)
 	return context.WithValue(ctx, connInfoKey{}, ci)
 }
@@ -145,7 +146,7 @@ func leanConnContext(ctx context.Context, c net.Conn) context.Context {
 
 // quicConnContext is the http3.Server ConnContext.
 func quicConnContext(ctx context.Context, c *quic.Conn) context.Context {
-	return context.WithValue(ctx, connInfoKey{}, &connInfo{local: c.LocalAddr().String()})
+	return context.WithValue(ctx, connInfoKey{}, &connInfo{local: c.LocalAddr().String(), ip: hostOf(c.RemoteAddr().String())})
 }
 
 func connInfoOf(ctx context.Context) *connInfo {

@@ -219,7 +219,14 @@ func (g *Gateway) respondDirect(x *exchange) {
 
 // clientIP is the address of the TCP peer (X-Forwarded-For is not trusted).
 func (x *exchange) clientIP() string {
-	a := x.r.RemoteAddr
+	if x.conn != nil && x.conn.ip != "" {
+		return x.conn.ip // the same for every request of the connection
+	}
+	return hostOf(x.r.RemoteAddr)
+}
+
+// hostOf is the address in "host:port" without its port and brackets.
+func hostOf(a string) string {
 	if i := strings.LastIndexByte(a, ':'); i >= 0 {
 		a = a[:i]
 	}
