@@ -81,3 +81,24 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestConnOptions: tokens split once answer as listedIn does, including
+// beyond the inline capacity.
+func TestConnOptions(t *testing.T) {
+	cases := [][]string{
+		nil,
+		{"keep-alive"},
+		{"close, X-Secret", " x-other ,,"},
+		{"a,b,c,d,e,f,g,h,i,j", "X-Late"},
+	}
+	names := []string{"Keep-Alive", "Close", "X-Secret", "X-Other", "A", "J", "X-Late", "X-Absent"} // header names are never empty
+	for _, conn := range cases {
+		var o connOptions
+		o.parse(conn)
+		for _, k := range names {
+			if got, want := o.lists(k), listedIn(conn, k); got != want {
+				t.Errorf("Connection %q, %q: lists %v, listedIn %v", conn, k, got, want)
+			}
+		}
+	}
+}

@@ -167,9 +167,10 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 			x.outHeader = h
 		}
 	}
-	conn := r.Header["Connection"]
+	var conn connOptions
+	conn.parse(r.Header["Connection"])
 	for k, vv := range r.Header {
-		if hopByHop(k) || k == x.dropHeader || (conn != nil && listedIn(conn, k)) {
+		if hopByHop(k) || k == x.dropHeader || conn.lists(k) {
 			continue
 		}
 		h[k] = vv
@@ -235,10 +236,11 @@ func forwarded(k string) bool {
 // h1Client does for a map.
 func (x *exchange) forwardedFields(buf []byte, ep *endpoint) []byte {
 	r := x.r
-	conn := r.Header["Connection"]
+	var conn connOptions
+	conn.parse(r.Header["Connection"])
 	for k, vv := range r.Header {
 		if hopByHop(k) || forwarded(k) || skipRequestHeader(k) || k == x.dropHeader ||
-			(conn != nil && listedIn(conn, k)) || setByEndpoint(ep, k) {
+			conn.lists(k) || setByEndpoint(ep, k) {
 			continue
 		}
 		for _, v := range vv {
@@ -292,6 +294,50 @@ func appendField(buf []byte, k, v string) []byte {
 	return append(buf, "\r\n"...)
 }
 
+// connOptions are the tokens of a message's Connection header, split once
+// for all the header names checked against them.
+type connOptions struct {
+	n    int
+	tok  [8]string
+	many []string // the Connection values, when they hold more than 8 tokens
+}
+
+func (o *connOptions) parse(conn []string) {
+	for _, v := range conn {
+		for v != "" {
+			f := v
+			if i := strings.IndexByte(v, ','); i >= 0 {
+				f, v = v[:i], v[i+1:]
+			} else {
+				v = ""
+			}
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			if o.n == len(o.tok) {
+				o.many = conn
+				return
+			}
+			o.tok[o.n] = f
+			o.n++
+		}
+	}
+}
+
+// lists reports whether header name k is one of the tokens, compared
+// without regard to case (as listedIn).
+func (o *connOptions) lists(k string) bool {
+	if o.many != nil {
+		return listedIn(o.many, k)
+	}
+	for _, t := range o.tok[:o.n] {
+		if len(t) == len(k) && strings.EqualFold(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // listedIn reports whether header name k (canonical) is listed in a
 // Connection header.
 func listedIn(conn []string, k string) bool {
@@ -324,9 +370,10 @@ func hasToken(v, token string) bool {
 func (g *Gateway) respond(x *exchange, resp *http.Response) {
 	defer func() { _ = resp.Body.Close() }() // the copy already reported what matters
 	h := x.w.Header()
-	conn := resp.Header["Connection"]
+	var conn connOptions
+	conn.parse(resp.Header["Connection"])
 	for k, vv := range resp.Header {
-		if hopByHop(k) || (conn != nil && listedIn(conn, k)) {
+		if hopByHop(k) || conn.lists(k) {
 			continue
 		}
 		h[k] = vv
