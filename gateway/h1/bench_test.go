@@ -78,17 +78,20 @@ func BenchmarkNetHTTP(b *testing.B) {
 }
 
 func BenchmarkH1(b *testing.B) {
-	benchServe(b, func(ln net.Listener) func() {
-		s := &Server{Handler: http.HandlerFunc(benchHandler)}
-		done := make(chan struct{})
-		go func() { _ = s.Serve(ln); close(done) }() // ends at Shutdown
-		return func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = s.Shutdown(ctx)
-			<-done
-		}
-	})
+	benchServe(b, serveH1)
+}
+
+// serveH1 serves ln with a Server until the returned stop is called.
+func serveH1(ln net.Listener) func() {
+	s := &Server{Handler: http.HandlerFunc(benchHandler)}
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ln); close(done) }() // ends at Shutdown
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		<-done
+	}
 }
 
 // benchHead is a proxy client's request head like the api-key benchmark's.
@@ -100,13 +103,16 @@ const benchHead = "GET /api/echo?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Ag
 func BenchmarkReadRequest(b *testing.B) {
 	s := &Server{}
 	s.init()
-	c := &conn{srv: s, remote: "192.0.2.1:1234", tmpl: &http.Request{}, hdr: make(http.Header, 16)}
+	c := &conn{srv: s, remote: "192.0.2.1:1234", tmpl: &http.Request{}, hdr: make(http.Header)}
 	src := strings.NewReader(benchHead)
 	c.br = bufio.NewReaderSize(src, readBufSize)
 	b.ReportAllocs()
 	for b.Loop() {
 		src.Reset(benchHead)
 		c.br.Reset(src)
+		if _, err := c.br.Peek(1); err != nil { // as waitRequest does
+			b.Fatal(err)
+		}
 		req, err := c.readRequest()
 		if err != nil {
 			b.Fatal(err)
@@ -123,10 +129,10 @@ func BenchmarkReadRequest(b *testing.B) {
 func BenchmarkWriteResponse(b *testing.B) {
 	s := &Server{}
 	s.init()
-	c := &conn{srv: s, remote: "192.0.2.1:1234", tmpl: &http.Request{}, hdr: make(http.Header, 16)}
+	c := &conn{srv: s, remote: "192.0.2.1:1234", tmpl: &http.Request{}, hdr: make(http.Header)}
 	c.bw = bufio.NewWriterSize(io.Discard, writeBufSize)
 	c.w.c = c
-	c.w.hdr = make(http.Header, 16)
+	c.w.hdr = make(http.Header)
 	req := &http.Request{Method: http.MethodGet, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{}}
 	fields := http.Header{
 		"Content-Type": {"text/plain"}, "Content-Length": {"100"}, "Date": {"Thu, 26 Nov 2026 18:00:00 GMT"},

@@ -45,8 +45,14 @@ var chunkedTE = []string{"chunked"}
 // req.ContentLength; c.body is the body, nil if there is none.
 func (c *conn) prepareBody(req *http.Request) error {
 	c.body = nil
-	te, hasTE := req.Header["Transfer-Encoding"]
-	cls, hasCL := req.Header["Content-Length"]
+	var te, cls []string
+	var hasTE, hasCL bool
+	if c.seen&seenTransferEncoding != 0 {
+		te, hasTE = req.Header["Transfer-Encoding"]
+	}
+	if c.seen&seenContentLength != 0 {
+		cls, hasCL = req.Header["Content-Length"]
+	}
 	req.Body, req.ContentLength = http.NoBody, 0
 	var n int64
 	if hasCL {
@@ -76,8 +82,8 @@ func (c *conn) prepareBody(req *http.Request) error {
 		kind = bodyLength
 	}
 	expect := false
-	if ex, ok := req.Header["Expect"]; ok && req.ProtoMinor == 1 {
-		if len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
+	if c.seen&seenExpect != 0 && req.ProtoMinor == 1 {
+		if ex := req.Header["Expect"]; len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
 			return errExpect
 		}
 		expect = kind != bodyNone

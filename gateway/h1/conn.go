@@ -38,7 +38,9 @@ type conn struct {
 	req    http.Request
 	url    url.URL
 	hdr    http.Header
-	hblk   []byte // the raw header block being read
+	hblk   []byte // the raw header block being read (readBlock)
+	head   string // the request's header block
+	seen   uint8  // header fields of the request (headInfo.seen)
 	w      response
 	body   *body // nil when the request has none
 	// hijacked is set when the handler took the connection.
@@ -90,9 +92,12 @@ func (c *conn) serve() {
 	c.br.Reset(connReader{c})
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(c.rwc)
-	c.hdr = make(http.Header, 16)
+	// The header maps start small (one group of eight fields): clearing
+	// them for each request is then cheap; a request or answer with more
+	// fields grows them for the connection's life.
+	c.hdr = make(http.Header)
 	c.w.c = c
-	c.w.hdr = make(http.Header, 16)
+	c.w.hdr = make(http.Header)
 	handedOff := c.loop()
 	if c.hijacked || handedOff {
 		return // the buffers belong to the new owner
@@ -120,7 +125,7 @@ func (c *conn) loop() bool {
 		if first {
 			first = false
 			if c.isPreface() {
-				return c.handOff(nil)
+				return c.handOff("")
 			}
 		}
 		req, perr := c.readRequest()
@@ -133,8 +138,8 @@ func (c *conn) loop() bool {
 			c.answerError(perr)
 			return false
 		}
-		if c.srv.HandOff != nil && isH2CUpgrade(req.Header) {
-			return c.handOff(c.hblk)
+		if c.srv.HandOff != nil && c.seen&seenUpgrade != 0 && isH2CUpgrade(req.Header) {
+			return c.handOff(c.head)
 		}
 		if !c.serveOne(req) {
 			return false
@@ -283,7 +288,7 @@ func (c *conn) linger() {
 
 // handOff passes the connection, with the bytes already read, to
 // Server.HandOff.
-func (c *conn) handOff(prefix []byte) bool {
+func (c *conn) handOff(prefix string) bool {
 	if c.srv.HandOff == nil {
 		c.answerError(&parseError{http.StatusHTTPVersionNotSupported, "HTTP/2 is not served here"})
 		return false

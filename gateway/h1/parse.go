@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"net/http"
 	"net/textproto"
@@ -74,10 +75,56 @@ func (c *conn) readBlock(trailer bool) error {
 // readRequest reads and parses the next request's header block into the
 // connection's reused Request.
 func (c *conn) readRequest() (*http.Request, error) {
+	c.head = ""
+	if head, ok := c.bufferedHead(); ok {
+		c.head = head
+		return c.parseRequest(head)
+	}
 	if err := c.readBlock(false); err != nil {
 		return nil, err
 	}
-	return c.parseRequest(string(c.hblk))
+	c.head = string(c.hblk)
+	return c.parseRequest(c.head)
+}
+
+// bufferedHead takes a whole head from the read buffer when it is there
+// and starts with a request line (no empty lines first): the block
+// readBlock would return, without reading it line by line.
+func (c *conn) bufferedHead() (string, bool) {
+	n := c.br.Buffered()
+	if n == 0 {
+		return "", false
+	}
+	buf, _ := c.br.Peek(n) // cannot fail: already buffered
+	if buf[0] == '\r' || buf[0] == '\n' {
+		return "", false
+	}
+	end := headEnd(buf)
+	if end < 0 || end > c.srv.MaxHeaderBytes+4096 {
+		return "", false // readBlock reads on, or refuses it
+	}
+	head := string(buf[:end])
+	_, _ = c.br.Discard(end) // cannot fail: already buffered
+	return head, true
+}
+
+// headEnd returns the length of the head at the start of b: up to and
+// including the first empty line ("\n" or "\r\n") after a line; -1 if b
+// holds none.
+func headEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
 }
 
 // CutLine splits s after its first line; the line ending ("\n" or "\r\n")
@@ -109,15 +156,17 @@ func (c *conn) parseRequest(s string) (*http.Request, error) {
 	}
 	hdr := c.hdr
 	clear(hdr)
-	if err := parseHeaders(hdr, rest); err != nil {
+	hi, err := parseHeaders(hdr, rest)
+	if err != nil {
 		return nil, err
 	}
+	c.seen = hi.seen
 	req.Header = hdr
 	req.RemoteAddr = c.remote
-	if err := setHost(req); err != nil {
+	if err := setHost(req, hi); err != nil {
 		return nil, err
 	}
-	req.Close = shouldClose(req)
+	req.Close = shouldClose(req, hi.seen)
 	return req, nil
 }
 
@@ -179,39 +228,86 @@ func (c *conn) parseTarget(req *http.Request) error {
 // unescape, so Path is p itself and RawPath is empty.
 func plainPath(p string) bool {
 	for i := 0; i < len(p); i++ {
-		b := p[i]
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		case strings.IndexByte("-_.~/$&+,:;=@", b) >= 0:
-		default:
+		if !pathBytes[p[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-// parseHeaders parses header lines up to the empty line into hdr. Values
-// share one backing array.
-func parseHeaders(hdr http.Header, s string) error {
+// pathBytes marks the bytes plainPath accepts.
+var pathBytes = func() (t [256]bool) {
+	for b := range t {
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+			t[b] = true
+		case strings.IndexByte("-_.~/$&+,:;=@", byte(b)) >= 0:
+			t[b] = true
+		}
+	}
+	return t
+}()
+
+// Header fields the server looks at (headInfo.seen): a field not seen
+// needs no map lookup.
+const (
+	seenConnection uint8 = 1 << iota
+	seenContentLength
+	seenTransferEncoding
+	seenExpect
+	seenUpgrade
+)
+
+// headInfo is what parseHeaders learns besides the header map.
+type headInfo struct {
+	hosts int    // Host fields, which stay out of the map
+	host  string // the first one's value
+	seen  uint8
+}
+
+// parseHeaders parses header lines up to the empty line into hdr; Host
+// fields are left out and reported. Values share one backing array.
+func parseHeaders(hdr http.Header, s string) (headInfo, error) {
+	var hi headInfo
 	vals := make([]string, 0, strings.Count(s, "\n"))
 	for {
 		line, rest := CutLine(s)
 		if line == "" {
-			return nil
+			return hi, nil
 		}
 		s = rest
 		if line[0] == ' ' || line[0] == '\t' {
-			return errObsFold
+			return hi, errObsFold
 		}
 		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !validToken(line[:colon]) {
-			return errHeaderLine
+		if colon <= 0 {
+			return hi, errHeaderLine
+		}
+		key, ok := canonicalKey(line[:colon])
+		if !ok {
+			return hi, errHeaderLine
 		}
 		value := trimOWS(line[colon+1:])
 		if !validValue(value) {
-			return errHeaderLine
+			return hi, errHeaderLine
 		}
-		key := textproto.CanonicalMIMEHeaderKey(line[:colon])
+		switch key {
+		case "Host":
+			if hi.hosts++; hi.hosts == 1 {
+				hi.host = value
+			}
+			continue
+		case "Connection":
+			hi.seen |= seenConnection
+		case "Content-Length":
+			hi.seen |= seenContentLength
+		case "Transfer-Encoding":
+			hi.seen |= seenTransferEncoding
+		case "Expect":
+			hi.seen |= seenExpect
+		case "Upgrade":
+			hi.seen |= seenUpgrade
+		}
 		vals = append(vals, value)
 		if vv, ok := hdr[key]; ok {
 			hdr[key] = append(vv, value)
@@ -220,6 +316,53 @@ func parseHeaders(hdr http.Header, s string) error {
 		}
 	}
 }
+
+// canonicalKey returns the canonical form of a header name (as
+// textproto.CanonicalMIMEHeaderKey) and whether it is a token. A name
+// already canonical is returned as it is, without allocating; others go
+// to textproto, which interns the common ones.
+func canonicalKey(name string) (string, bool) {
+	upper, canonical := true, true
+	for i := 0; i < len(name); i++ {
+		class := nameBytes[name[i]]
+		if class == 0 {
+			return "", false
+		}
+		if upper && class == nameLower || !upper && class == nameUpper {
+			canonical = false
+		}
+		upper = name[i] == '-'
+	}
+	if name == "" {
+		return "", false
+	}
+	if canonical {
+		return name, true
+	}
+	return textproto.CanonicalMIMEHeaderKey(name), true
+}
+
+// Classes of the bytes of a header name (nameBytes); 0 is not a token
+// byte.
+const (
+	nameOther uint8 = 1 + iota // a token byte that is no letter
+	nameLower
+	nameUpper
+)
+
+var nameBytes = func() (t [256]uint8) {
+	for b := range t {
+		switch {
+		case 'a' <= b && b <= 'z':
+			t[b] = nameLower
+		case 'A' <= b && b <= 'Z':
+			t[b] = nameUpper
+		case tokenBytes[b]:
+			t[b] = nameOther
+		}
+	}
+	return t
+}()
 
 func trimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
@@ -259,9 +402,21 @@ var tokenBytes = func() (t [256]bool) {
 
 func isTokenByte(b byte) bool { return tokenBytes[b] }
 
-// validValue refuses control characters other than tab.
+// validValue refuses control characters other than tab. Eight bytes are
+// looked at a time; a word holding a byte below 0x20 or 0x7f (maybe only a
+// tab) is left to the byte loop.
 func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ 0x7f*ones
+		if (w-0x20*ones)&^w&highs != 0 || (del-ones)&^del&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
 			return false
 		}
@@ -269,21 +424,20 @@ func validValue(s string) bool {
 	return true
 }
 
-// setHost moves the Host header into req.Host; HTTP/1.1 needs exactly one.
-func setHost(req *http.Request) error {
-	hosts, ok := req.Header["Host"]
-	delete(req.Header, "Host")
-	if len(hosts) > 1 || req.ProtoMinor == 1 && !ok {
+// setHost sets req.Host from the Host fields (which parseHeaders left out
+// of the header map); HTTP/1.1 needs exactly one.
+func setHost(req *http.Request, hi headInfo) error {
+	if hi.hosts > 1 || req.ProtoMinor == 1 && hi.hosts == 0 {
 		return errHost
 	}
-	if ok && !validHost(hosts[0]) {
+	if hi.hosts == 1 && !validHost(hi.host) {
 		return errHost
 	}
 	switch {
 	case req.URL.Host != "":
 		req.Host = req.URL.Host
-	case ok:
-		req.Host = hosts[0]
+	case hi.hosts == 1:
+		req.Host = hi.host
 	}
 	return nil
 }
@@ -301,8 +455,11 @@ func validHost(h string) bool {
 
 // shouldClose reports whether the client asked to close after this
 // request.
-func shouldClose(req *http.Request) bool {
-	conn := req.Header["Connection"]
+func shouldClose(req *http.Request, seen uint8) bool {
+	var conn []string
+	if seen&seenConnection != 0 {
+		conn = req.Header["Connection"]
+	}
 	if req.ProtoMinor == 0 {
 		return !hasToken(conn, "keep-alive")
 	}
