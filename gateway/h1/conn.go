@@ -53,7 +53,8 @@ type conn struct {
 	phase    int                   // readAsIs, readWait or readHead
 	first    bool                  // the wait is for the connection's first request
 	armed    bool                  // this wait has set its deadline
-	rdlSet   bool                  // a read deadline may be in force
+	rdl      time.Time             // the read deadline in force; zero: none
+	want     time.Time             // the deadline of the wait in progress
 	headFrom time.Time             // arrival of a partial head's first bytes; zero: unknown
 	rawBuf   []byte                // rawRead's destination
 	rawN     int                   // rawRead's result
@@ -213,8 +214,8 @@ func (c *conn) serveOne(req *http.Request) bool {
 	// reads it at its own pace. Without a body nothing reads the connection
 	// until the next waitRequest (or a Hijack, which clears the deadlines),
 	// so the deadline is left as it is: one timer change less per request.
-	// With lazy deadlines none may be in force (rdlSet false).
-	if c.body != nil && c.rdlSet {
+	// With lazy deadlines none may be in force (rdl zero).
+	if c.body != nil && !c.rdl.IsZero() {
 		if err := c.setReadDeadline(time.Time{}); err != nil {
 			return false
 		}

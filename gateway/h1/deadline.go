@@ -19,9 +19,15 @@ import (
 //
 //   - waitRequest puts the reader in readWait. The next read tries the
 //     socket once without waiting (rawRead). Only when nothing is there
-//     (EAGAIN) does it set the wait's deadline (the idle timeout, or the
+//     (EAGAIN) does it arm the wait's deadline (the idle timeout, or the
 //     header timeout for a connection's first request) and wait, inside
 //     the same RawConn.Read, so no readiness event is lost in between.
+//     Arming reuses the deadline in force when that one is still ahead
+//     and no later than the wait's (an earlier wait's idle deadline, a
+//     head's): if it fires first, readFirst sees that the wait's own has
+//     not come yet, sets it and waits on. A timeout thus ends a wait
+//     exactly when it did before, and a keep-alive connection changes its
+//     deadline about once per idle timeout instead of at every wait.
 //   - Data read puts the reader in readHead: the header deadline, counted
 //     from the arrival of those first bytes, is owed. It is set only
 //     before a further read of the head, which is what could block.
@@ -33,8 +39,7 @@ import (
 // needs another: readWait and readHead set their own before any read that
 // waits, a stale deadline that has passed only makes the first try fail
 // (the wait then sets its own and tries again), and a request body is
-// read with the deadline cleared (serveOne) whenever one may be set
-// (rdlSet). Connections that are not a syscall.Conn (TLS, tests) set
+// read with the deadline cleared (serveOne) whenever one is set (rdl). Connections that are not a syscall.Conn (TLS, tests) set
 // every deadline eagerly, in waitRequest, as before.
 
 // Reader phases (conn.phase).
@@ -68,7 +73,7 @@ func (r connReader) Read(p []byte) (int, error) {
 // setReadDeadline sets the connection's read deadline; later reads use it
 // as it is.
 func (c *conn) setReadDeadline(t time.Time) error {
-	c.phase, c.rdlSet = readAsIs, !t.IsZero()
+	c.phase, c.rdl = readAsIs, t
 	return c.rwc.SetReadDeadline(t)
 }
 
@@ -94,12 +99,23 @@ func (c *conn) readFirst(p []byte) (int, error) {
 		if err == nil {
 			break
 		}
-		if c.armed || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err
 		}
-		// A stale deadline has passed: RawConn.Read refused to start.
-		// Set this wait's own and try again.
-		if err := c.armWait(); err != nil {
+		if !c.armed {
+			// A stale deadline has passed: RawConn.Read refused to
+			// start. Arm this wait's own and try again.
+			if err := c.armWait(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		// A reused deadline fired: wait on to this wait's own, if it
+		// has not come yet.
+		if !time.Now().Before(c.want) {
+			return 0, err
+		}
+		if err := c.setReadDeadline(c.want); err != nil {
 			return 0, err
 		}
 	}
@@ -143,16 +159,21 @@ func (c *conn) rawRead(fd uintptr) bool {
 	}
 }
 
-// armWait sets the deadline of the wait for a request: the idle timeout,
-// or the header timeout before a connection's first request. It can run
-// inside RawConn.Read: setting a deadline takes no read lock.
+// armWait arms the deadline of the wait for a request (c.want): the idle
+// timeout, or the header timeout before a connection's first request. The
+// deadline in force stays when it comes first (see the top of this file).
+// It can run inside RawConn.Read: setting a deadline takes no read lock.
 func (c *conn) armWait() error {
 	wait := c.srv.IdleTimeout
 	if c.first {
 		wait = c.srv.ReadHeaderTimeout
 	}
-	c.armed = true
-	err := c.setReadDeadline(time.Now().Add(wait))
+	now := time.Now()
+	c.armed, c.want = true, now.Add(wait)
+	if c.rdl.After(now) && !c.rdl.After(c.want) {
+		return nil
+	}
+	err := c.setReadDeadline(c.want)
 	c.phase = readWait // still waiting: readFirst sets the next phase
 	return err
 }

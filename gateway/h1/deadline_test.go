@@ -77,6 +77,10 @@ func TestDeadlines(t *testing.T) {
 			{"GET /slow HTTP/1.1\r\n", 50 * time.Millisecond}, {"Host: h\r\n\r\n", header / 2},
 			{"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0}, {read, 0}, {read, 0},
 		}, false},
+		{"idle while the head's deadline passes", []step{
+			{"GET / HTTP/1.1\r\n", 50 * time.Millisecond}, {"Host: h\r\n\r\n", 0}, {read, 0},
+			{"", 2 * header}, {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0}, {read, 0},
+		}, false},
 		{"idle after the head's deadline passed", []step{
 			{"GET /slow HTTP/1.1\r\n", 50 * time.Millisecond}, {"Host: h\r\n\r\n", 0}, {read, 0},
 			{"", 2 * header}, {"GET / HTTP/1.1\r\nHost: h\r\n\r\n", 0}, {read, 0},

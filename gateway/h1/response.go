@@ -355,7 +355,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	c.hijacked = true
 	c.state.Store(stateHijacked)
-	c.phase, c.rdlSet = readAsIs, false
+	c.phase, c.rdl = readAsIs, time.Time{}
 	if err := c.rwc.SetDeadline(time.Time{}); err != nil {
 		return nil, nil, err
 	}
