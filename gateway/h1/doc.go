@@ -20,10 +20,14 @@
 // (typically a ConnListener served by an http.Server with h2c on).
 //
 // Edge rules: ReadHeaderTimeout bounds the header block, IdleTimeout the
-// wait between requests, MaxHeaderBytes the header block (431 beyond);
-// conflicting Content-Length values, Content-Length with Transfer-Encoding,
-// obsolete line folding, a space before a colon, a missing or repeated Host
-// and malformed framing are answered 400 and the connection is closed.
+// wait between requests, MaxHeaderBytes the header block (431 beyond).
+// On a connection that is a syscall.Conn the read deadlines are lazy
+// (deadline.go): a request whose head is already there when the server
+// looks for it costs no deadline change and no clock read; a wrapping
+// net.Conn keeps this by exposing its socket's SyscallConn. Conflicting
+// Content-Length values, Content-Length with Transfer-Encoding, obsolete
+// line folding, a space before a colon, a missing or repeated Host and
+// malformed framing are answered 400 and the connection is closed.
 // Request bodies are framed strictly (Content-Length or chunked); the
 // handler bounds their size.
 //
