@@ -92,6 +92,9 @@ func (c *conn) setRaw() {
 
 // readFirst reads the first bytes of a request into p (readWait).
 func (c *conn) readFirst(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // as a read of nothing: no system call, not EOF
+	}
 	c.rawBuf, c.armed, c.rawN, c.rawErr = p, false, 0, nil
 	defer func() { c.rawBuf = nil }()
 	for {
