@@ -56,6 +56,7 @@ type Reporter struct {
 	spare    []*reportBlock // emptied blocks kept for reuse
 	buffered int            // records in cur and full
 	bufBytes int            // their encoded size
+	lastSize int            // encoded size of the last block handed to the writer
 
 	requests     atomic.Int64
 	queueDropped atomic.Int64
@@ -133,15 +134,22 @@ func (rp *Reporter) Record(r *analytics.Record) {
 	}
 }
 
-// takeSpare returns an empty block; rp.mu is held.
+// takeSpare returns an empty block; rp.mu is held. A new block (the
+// writer is behind, or this is the first) gets room for a block like the
+// last one written, so that Record does not grow it step by step
+// (copying what it holds each time) on the request path.
 func (rp *Reporter) takeSpare() *reportBlock {
 	if n := len(rp.spare); n > 0 {
 		b := rp.spare[n-1]
 		rp.spare = rp.spare[:n-1]
 		return b
 	}
-	return &reportBlock{}
+	size := min(max(rp.lastSize+rp.lastSize/4, minBlockCap), blockBytes)
+	return &reportBlock{buf: make([]byte, 0, size), ends: make([]int, 0, min(rp.limit, writeBatch))}
 }
+
+// minBlockCap is the least room a new block starts with.
+const minBlockCap = 16 << 10
 
 // maxSpare bounds the emptied blocks kept for reuse (each up to
 // blockBytes): the writer needs one while the request path fills another.
@@ -235,6 +243,7 @@ func (rp *Reporter) next(flush bool) (*reportBlock, time.Duration) {
 	rp.full = rp.full[:n]
 	rp.buffered -= len(b.ends)
 	rp.bufBytes -= len(b.buf)
+	rp.lastSize = len(b.buf)
 	return b, 0
 }
 

@@ -298,3 +298,62 @@ func TestUploaderIsolatesARecordTheGateRefuses(t *testing.T) {
 		t.Fatalf("gate told of %d dropped, rejected %d; want 1 and 1", dropped, rp.rejected.Load())
 	}
 }
+
+// TestNewBlockRoom: a block made new (no spare to reuse) starts with room
+// for a block like the last one the writer took, within bounds.
+func TestNewBlockRoom(t *testing.T) {
+	cases := []struct {
+		name     string
+		lastSize int
+		want     int
+	}{
+		{"first block", 0, minBlockCap},
+		{"small blocks", 1000, minBlockCap},
+		{"typical block", 600 << 10, 750 << 10},
+		{"huge block", 4 << 20, blockBytes},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := NewReporter(openDB(t), testLogger(t), 0)
+			rp.lastSize = tc.lastSize
+			b := rp.takeSpare()
+			if cap(b.buf) != tc.want || len(b.buf) != 0 || len(b.ends) != 0 {
+				t.Fatalf("new block: len %d cap %d, %d ends; want empty with cap %d", len(b.buf), cap(b.buf), len(b.ends), tc.want)
+			}
+		})
+	}
+}
+
+// TestSpooledRecordsAreTheEncodedRecords: what reaches the spool, through
+// new, grown and reused blocks, is each record's AppendJSON, in order.
+func TestSpooledRecordsAreTheEncodedRecords(t *testing.T) {
+	db := openDB(t)
+	rp := NewReporter(db, testLogger(t), 0)
+	const n = 3*writeBatch + 17
+	want := make([][]byte, n)
+	for i := range n {
+		r := rec(i)
+		r.UserAgent = strings.Repeat("u", i%300) // blocks outgrow their first room
+		want[i] = r.AppendJSON(nil)
+		rp.Record(r)
+		if i%writeBatch == writeBatch-1 { // play the writer: spare blocks get reused
+			b, _ := rp.next(true)
+			rp.write(b)
+		}
+	}
+	for b, _ := rp.next(true); b != nil; b, _ = rp.next(true) {
+		rp.write(b)
+	}
+	batch, err := db.PeekReports(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(batch.Records) != n {
+		t.Fatalf("spooled %d records, want %d", len(batch.Records), n)
+	}
+	for i, got := range batch.Records {
+		if string(got) != string(want[i]) {
+			t.Fatalf("record %d:\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+}
