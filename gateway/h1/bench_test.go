@@ -107,6 +107,8 @@ func BenchmarkReadRequest(b *testing.B) {
 	src := strings.NewReader(benchHead)
 	c.br = bufio.NewReaderSize(src, readBufSize)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		src.Reset(benchHead)
 		c.br.Reset(src)
@@ -141,6 +143,8 @@ func BenchmarkWriteResponse(b *testing.B) {
 		"X-Rate-Limit-Limit":        {"100000000"}, "X-Rate-Limit-Remaining": {"99999999"}, "X-Rate-Limit-Reset": {"1795716000000"},
 	}
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
+	defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 	for b.Loop() {
 		c.w.reset(req)
 		h := c.w.Header()
