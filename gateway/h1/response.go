@@ -404,21 +404,23 @@ func statusLine(code int) string {
 
 // dateLine is a cached "Date: ...\r\n" field for one second.
 type dateLine struct {
-	sec  int64
-	line []byte
+	// until is when the second ends, on the monotonic clock, as time
+	// since Server.epoch: checking it reads one clock, time.Now two.
+	until time.Duration
+	line  []byte
 }
 
 // date returns the Date field of the current second.
 func (s *Server) date() []byte {
-	now := time.Now()
-	sec := now.Unix()
-	if d := s.dateCache.Load(); d != nil && d.sec == sec {
+	if d := s.dateCache.Load(); d != nil && time.Since(s.epoch) < d.until {
 		return d.line
 	}
+	now := time.Now()
 	b := make([]byte, 0, 40)
 	b = append(b, "Date: "...)
 	b = now.UTC().AppendFormat(b, http.TimeFormat)
 	b = append(b, "\r\n"...)
-	s.dateCache.Store(&dateLine{sec: sec, line: b})
+	until := now.Sub(s.epoch) + time.Second - time.Duration(now.Nanosecond())
+	s.dateCache.Store(&dateLine{until: until, line: b})
 	return b
 }

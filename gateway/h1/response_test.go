@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteField(t *testing.T) {
@@ -59,5 +60,31 @@ func TestCleanValue(t *testing.T) {
 		if got := cleanValue(in); got != want {
 			t.Errorf("cleanValue(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDate checks the cached Date field against the clock, across the
+// change of a second.
+func TestDate(t *testing.T) {
+	s := &Server{}
+	s.init()
+	first := string(s.date())
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		before := time.Now().UTC().Truncate(time.Second)
+		got := string(s.date())
+		after := time.Now().UTC().Truncate(time.Second)
+		if before.Equal(after) {
+			if want := "Date: " + before.Format(http.TimeFormat) + "\r\n"; got != want {
+				t.Fatalf("date() = %q, want %q", got, want)
+			}
+			if got != first {
+				return // the second changed and the field with it
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Date field %q never changed", first)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

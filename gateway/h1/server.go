@@ -45,6 +45,7 @@ type Server struct {
 	initOnce sync.Once
 	// dateCache holds the Date field of the current second.
 	dateCache atomic.Pointer[dateLine]
+	epoch     time.Time // set by init; the origin of dateLine.until
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -60,6 +61,7 @@ const (
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.conns = make(map[*conn]struct{})
+		s.epoch = time.Now()
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 		if s.ReadHeaderTimeout <= 0 {
 			s.ReadHeaderTimeout = DefaultReadHeaderTimeout
