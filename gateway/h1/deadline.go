@@ -171,9 +171,12 @@ func (c *conn) armWait() error {
 	if c.first {
 		wait = c.srv.ReadHeaderTimeout
 	}
-	now := time.Now()
-	c.armed, c.want = true, now.Add(wait)
-	if c.rdl.After(now) && !c.rdl.After(c.want) {
+	// One clock read (monotonic) instead of time.Now's two: times made
+	// from the epoch carry a monotonic reading, as time.Now's do.
+	epoch := c.srv.epoch
+	since := time.Since(epoch)
+	c.armed, c.want = true, epoch.Add(since+wait)
+	if c.rdl.After(epoch.Add(since)) && !c.rdl.After(c.want) {
 		return nil
 	}
 	err := c.setReadDeadline(c.want)

@@ -45,7 +45,9 @@ type Server struct {
 	initOnce sync.Once
 	// dateCache holds the Date field of the current second.
 	dateCache atomic.Pointer[dateLine]
-	epoch     time.Time // set by init; the origin of dateLine.until
+	// epoch is set by init: the origin of dateLine.until and of the
+	// clock readings of lazy deadlines (time.Since reads one clock).
+	epoch time.Time
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
