@@ -201,7 +201,7 @@ func TestSpoolDamagedBlock(t *testing.T) {
 		at   func(v []byte) int // the byte to flip
 	}{
 		{"record flipped", func(v []byte) int { return len(v) - 3 }},
-		{"count flipped", func([]byte) int { return 14 }}, // 10 records claimed as 42
+		{"count flipped", func([]byte) int { return 14 }},                         // 10 records claimed as 42
 		{"count lowered", func(v []byte) int { v[14] ^= 0x08 ^ 0x20; return 14 }}, // claimed as 2: must not evict more
 		{"length flipped", func([]byte) int { return blockFixedHeader + 1 }},
 	} {
