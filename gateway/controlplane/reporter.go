@@ -79,6 +79,9 @@ type reportBlock struct {
 }
 
 func (b *reportBlock) records() [][]byte {
+	if cap(b.recs) < len(b.ends) { // one allocation, kept with the block
+		b.recs = make([][]byte, 0, cap(b.ends))
+	}
 	b.recs = b.recs[:0]
 	start := 0
 	for _, end := range b.ends {
