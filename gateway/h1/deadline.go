@@ -35,12 +35,15 @@ import (
 //     readAsIs: reads then use the deadline in force.
 //
 // Invariant: between requests the socket may hold a stale deadline (of an
-// earlier wait or head, possibly passed). It never governs a read that
-// needs another: readWait and readHead set their own before any read that
-// waits, a stale deadline that has passed only makes the first try fail
-// (the wait then sets its own and tries again), and a request body is
-// read with the deadline cleared (serveOne) whenever one is set (rdl). Connections that are not a syscall.Conn (TLS, tests) set
-// every deadline eagerly, in waitRequest, as before.
+// earlier wait or head, possibly passed); c.rdl always records the one in
+// force. A stale deadline never ends a read early: readHead sets its own
+// before reading; readWait reads first, and then arms its own (or keeps
+// the stale one only while that one is ahead and comes no later, moving
+// it when it fires); a stale deadline that has passed only makes the
+// first try fail, and the wait then sets its own and tries again; a
+// request body is read with the deadline cleared (serveOne) whenever one
+// is set. Connections that are not a syscall.Conn (TLS, tests) set every
+// deadline eagerly, in waitRequest, as before.
 
 // Reader phases (conn.phase).
 const (
