@@ -125,6 +125,9 @@ func TestSpoolDropOldest(t *testing.T) {
 		{"record bound", Options{MaxSpoolRecords: 10}, []int{6, 6, 3}, []int{0, 2, 3}, 6, 10},
 		{"byte bound", Options{MaxSpoolBytes: int64(8 * recLen)}, []int{5, 5}, []int{0, 2}, 3, 8},
 		{"batch larger than the bound", Options{MaxSpoolRecords: 4}, []int{2, 7}, []int{0, 5}, 3, 4},
+		{"record bound, whole blocks", Options{MaxSpoolRecords: 6}, []int{3, 3, 6}, []int{0, 0, 6}, 7, 6},
+		{"byte bound, whole blocks", Options{MaxSpoolBytes: int64(6 * recLen)}, []int{3, 3, 6}, []int{0, 0, 6}, 7, 6},
+		{"byte bound, whole and part", Options{MaxSpoolBytes: int64(7 * recLen)}, []int{2, 3, 2, 4}, []int{0, 0, 0, 4}, 5, 7},
 		{"record too large", Options{MaxRecordBytes: recLen - 1}, []int{3}, []int{3}, 0, 0},
 	}
 	for _, tc := range cases {
