@@ -81,6 +81,8 @@ func (c *conn) setReadDeadline(t time.Time) error {
 }
 
 // setRaw enables lazy deadlines when the connection is a syscall.Conn.
+// readFirst then reads the socket itself, past rwc's Read: a wrapper that
+// exposes SyscallConn must add nothing in its Read.
 func (c *conn) setRaw() {
 	sc, ok := c.rwc.(syscall.Conn)
 	if !ok {

@@ -24,7 +24,9 @@
 // On a connection that is a syscall.Conn the read deadlines are lazy
 // (deadline.go): a request whose head is already there when the server
 // looks for it costs no deadline change and no clock read; a wrapping
-// net.Conn keeps this by exposing its socket's SyscallConn. Conflicting
+// net.Conn keeps this by exposing its socket's SyscallConn, which it may
+// only do when its Read adds nothing to the socket's (the first read of a
+// request goes to the socket directly). Conflicting
 // Content-Length values, Content-Length with Transfer-Encoding, obsolete
 // line folding, a space before a colon, a missing or repeated Host and
 // malformed framing are answered 400 and the connection is closed.
