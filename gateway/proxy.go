@@ -305,13 +305,8 @@ type connOptions struct {
 func (o *connOptions) parse(conn []string) {
 	for _, v := range conn {
 		for v != "" {
-			f := v
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				f, v = v[:i], v[i+1:]
-			} else {
-				v = ""
-			}
-			if f = strings.TrimSpace(f); f == "" {
+			var f string
+			if f, v = cutToken(v); f == "" {
 				continue
 			}
 			if o.n == len(o.tok) {
@@ -349,17 +344,19 @@ func listedIn(conn []string, k string) bool {
 	return false
 }
 
+// cutToken splits the first element, trimmed, off the comma-separated
+// list v.
+func cutToken(v string) (tok, rest string) {
+	tok, rest, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(tok), rest
+}
+
 // hasToken reports whether the comma-separated list v holds token,
 // compared without regard to case; it does not allocate.
 func hasToken(v, token string) bool {
 	for v != "" {
-		f := v
-		if i := strings.IndexByte(v, ','); i >= 0 {
-			f, v = v[:i], v[i+1:]
-		} else {
-			v = ""
-		}
-		if strings.EqualFold(strings.TrimSpace(f), token) {
+		var f string
+		if f, v = cutToken(v); strings.EqualFold(f, token) {
 			return true
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/cloudgate/wire"
+
+	"github.com/edgegate/edgegate/internal/cputime"
 )
 
 // reportRecord returns a realistic v4 metrics record of about 400 bytes.
@@ -56,10 +58,10 @@ type cpuMeter struct {
 	fromTotal, fromSys time.Duration
 }
 
-func (m *cpuMeter) start() { m.fromTotal, m.fromSys = processCPU(m.b) }
+func (m *cpuMeter) start() { m.fromTotal, m.fromSys = cputime.Used(m.b) }
 
 func (m *cpuMeter) stop() {
-	total, sys := processCPU(m.b)
+	total, sys := cputime.Used(m.b)
 	m.total += total - m.fromTotal
 	m.sys += sys - m.fromSys
 }

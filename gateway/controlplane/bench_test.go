@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/edgegate/edgegate/gateway/analytics"
+
+	"github.com/edgegate/edgegate/internal/cputime"
 )
 
 // BenchmarkReporterThroughput measures records per second from Record to
@@ -34,7 +36,7 @@ func benchThroughput(b *testing.B, r *analytics.Record, part int) {
 	const queue = 1 << 16
 	rp := NewReporter(db, slog.New(slog.NewTextHandler(io.Discard, nil)), queue)
 	rp.Start()
-	cpu0, sys0 := processCPU(b)
+	cpu0, sys0 := cputime.Used(b)
 	start := time.Now()
 	n := 0
 	for b.Loop() {
@@ -47,7 +49,7 @@ func benchThroughput(b *testing.B, r *analytics.Record, part int) {
 	}
 	rp.Shutdown()
 	elapsed := time.Since(start)
-	cpu1, sys1 := processCPU(b)
+	cpu1, sys1 := cputime.Used(b)
 	st := db.SpoolStats()
 	if got := st.Records + rp.queueDropped.Load() + rp.spoolDropped.Load(); got != int64(b.N) {
 		b.Fatalf("%d spooled + %d dropped from the queue + %d dropped from the full spool = %d, want %d",

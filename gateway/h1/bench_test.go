@@ -9,9 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegate/edgegate/internal/cputime"
 )
 
 // benchServe measures keep-alive GETs over loopback against serve, which
@@ -85,11 +86,8 @@ func skipAnswer(br *bufio.Reader) error {
 // request it is steadier than the wall time on a shared machine. It counts
 // the benchmark's clients too.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	total, _ := cputime.Used(b)
+	return total
 }
 
 var benchBody = []byte("0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789")

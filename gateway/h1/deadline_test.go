@@ -23,16 +23,20 @@ func (l plainListener) Accept() (net.Conn, error) {
 	return struct{ net.Conn }{c}, nil
 }
 
-// serveOn serves s on a loopback listener (wrapped by wrap) until the
-// test ends.
+// serveOn serves s on a loopback listener (wrapped by wrap, unless nil)
+// until the test ends; the cleanup checks that Shutdown and Serve end
+// cleanly.
 func serveOn(t *testing.T, s *Server, wrap func(net.Listener) net.Listener) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(wrap(ln)) }()
+	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
