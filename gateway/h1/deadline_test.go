@@ -102,14 +102,7 @@ func TestDeadlines(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
-				if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-					t.Fatal(err)
-				}
+				c := dialTimed(t, addr)
 				br := bufio.NewReader(c)
 				for i, s := range tc.steps {
 					if s.write == read {

@@ -21,6 +21,21 @@ func testServer(t *testing.T, s *Server) string {
 	return serveOn(t, s, nil)
 }
 
+// dialTimed connects to addr with a 5 s deadline on everything; the
+// connection closes when the test ends.
+func dialTimed(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // echo answers "method path body" and honours a few test headers.
 func echo(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("X-Test") == "noread" {
@@ -66,14 +81,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 // rawDo writes raw to a new connection and reads n responses.
 func rawDo(t *testing.T, addr, raw string, n int) ([]*http.Response, []string, *bufio.Reader, net.Conn) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialTimed(t, addr)
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +209,7 @@ func TestHeadAndContinue(t *testing.T) {
 		w.Header().Set("Content-Length", itoa(len(b)+2))
 		_, _ = io.WriteString(w, "ok"+string(b))
 	})})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialTimed(t, addr)
 	br := bufio.NewReader(c)
 	if _, err := io.WriteString(c, "HEAD / HTTP/1.1\r\nHost: h\r\n\r\nPOST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"); err != nil {
 		t.Fatal(err)
