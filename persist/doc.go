@@ -96,7 +96,10 @@ to four times over as their neighbours come and go, while a nested bucket
 has pages of its own, written once (bbolt inlines a small one into the
 leaf, at the cost of a plain value). A batch may take records from several
 blocks and stop inside one. Dropping or acknowledging whole blocks costs
-one delete each; dropping or acknowledging the first records of a block
+one delete each, without reading the records: the count and size come from
+the block's header, trusted only when the count matches the sequence
+numbers up to the next block (else the block is decoded and checked as
+when it is read); dropping or acknowledging the first records of a block
 rewrites the rest as a new block named by its new first sequence number,
 with the same spooled-at time.
 
