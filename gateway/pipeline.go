@@ -35,10 +35,8 @@ type exchange struct {
 	maxBody    int64
 	conn       *connInfo // nil when served without Serve (tests, embedding)
 	// The upstream request, reused from one request to the next.
-	outReq    http.Request
-	outURL    url.URL
-	outHeader http.Header
-	outVals   [6]string // X-Forwarded-*, the ids, an empty User-Agent
+	outReq http.Request
+	outURL url.URL
 	// fwdEndpoint is the endpoint whose request appendFields writes.
 	fwdEndpoint *endpoint
 }
@@ -46,7 +44,7 @@ type exchange struct {
 var exchangePool = sync.Pool{New: func() any { return &exchange{flows: make([]*flow, 0, 8)} }}
 
 func (x *exchange) reset() {
-	*x = exchange{flows: x.flows[:0], outHeader: x.outHeader}
+	*x = exchange{flows: x.flows[:0]}
 }
 
 // serveHTTP is the one pipeline behind every listener.

@@ -100,9 +100,10 @@ func (g *Gateway) proxy(x *exchange) {
 
 // outbound builds the upstream request. For endpoints served by h1Client,
 // which is done with a request when RoundTrip returns, it reuses x's
-// request, URL and header (pooled with the exchange). On HTTP/1
-// connections the request is copied from the connection's template, which
-// carries the client request's context.
+// request and URL (pooled with the exchange) and leaves the header map out
+// (h1Client writes the fields with forwardedFields), except for upgrades.
+// On HTTP/1 connections the request is copied from the connection's
+// template, which carries the client request's context.
 func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *http.Request {
 	r := x.r
 	base := x.route.path[:len(x.route.path)-1]
@@ -151,22 +152,13 @@ func (x *exchange) outbound(ep *endpoint, body io.ReadCloser, upgrade bool) *htt
 }
 
 // outboundHeader copies the client's headers without the hop-by-hop ones,
-// and adds X-Forwarded-* and Gravitee's ids.
+// and adds X-Forwarded-* and Gravitee's ids: the header of upgrades and of
+// the endpoints served by http.Transport (h1Client writes the same fields
+// without a map: forwardedFields). A new map each time: http.Transport may
+// still read it from another goroutine after RoundTrip returns.
 func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	r := x.r
-	var h http.Header
-	var vals []string
-	if _, sync := ep.rt.(*h1Client); sync && x.outHeader != nil {
-		// Our own client is done with the request when RoundTrip returns;
-		// http.Transport may still read it from another goroutine.
-		h, vals = x.outHeader, x.outVals[:]
-		clear(h)
-	} else {
-		h, vals = make(http.Header, len(r.Header)+6), make([]string, 6)
-		if sync {
-			x.outHeader = h
-		}
-	}
+	h, vals := make(http.Header, len(r.Header)+6), make([]string, 6)
 	var conn connOptions
 	conn.parse(r.Header["Connection"])
 	for k, vv := range r.Header {
