@@ -31,6 +31,7 @@ func TestForwardedFieldsMatchOutboundHeader(t *testing.T) {
 			"X-Forwarded-Host": {"evil"}, headerRequestID: {"client-chosen"}, headerTransactionID: {"tx"}}, "", true, nil},
 		{"api key dropped", http.Header{apiKeyHeader: {"k"}, "Accept": {"*/*"}}, apiKeyHeader, false, nil},
 		{"te trailers", http.Header{"Te": {"trailers"}}, "", false, nil},
+		{"te trailers, other case", http.Header{"Te": {"Trailers"}}, "", false, nil},
 		{"te other", http.Header{"Te": {"gzip"}}, "", false, nil},
 		{"endpoint headers override", http.Header{"X-Env": {"client"}, "Accept": {"*/*"}}, "", false,
 			[]headerValue{{Name: "x-env", Value: "prod"}, {Name: "X-Added", Value: "1"}}},
@@ -52,6 +53,16 @@ func TestForwardedFieldsMatchOutboundHeader(t *testing.T) {
 			}
 			if direct.Get("X-Forwarded-For") == "" || direct.Get(headerRequestID) != "rq-1" {
 				t.Fatalf("forwarding fields missing: %v", direct)
+			}
+			// Both paths share the selection of the client's fields
+			// (forwardsAsIs): check what it must leave out on its own.
+			for _, k := range []string{apiKeyHeader, "X-Secret", "Keep-Alive", "Proxy-Authorization", "Upgrade", "Connection"} {
+				if _, ok := direct[k]; ok {
+					t.Fatalf("%s forwarded: %v", k, direct)
+				}
+			}
+			if len(tc.headers) > 0 && direct.Get("X-Env") != "prod" {
+				t.Fatalf("endpoint header not applied: %v", direct)
 			}
 		})
 	}

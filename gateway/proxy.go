@@ -68,7 +68,8 @@ func (g *Gateway) proxy(x *exchange) {
 		if upgrade { // an upgraded connection lives on past the headers
 			resp, err = ep.rt.RoundTrip(out)
 		} else {
-			resp, err = fo.roundTrip(ep, out, x.fieldsFor(ep, out))
+			x.fwdEndpoint = ep // h1Client writes out's fields with x.appendFields
+			resp, err = fo.roundTrip(ep, out, x)
 		}
 		if timed {
 			x.rec.EndpointResponseTimeMs = (x.elapsed() - t0).Milliseconds()
@@ -162,13 +163,12 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	var conn connOptions
 	conn.parse(r.Header["Connection"])
 	for k, vv := range r.Header {
-		if hopByHop(k) || k == x.dropHeader || conn.lists(k) {
-			continue
+		if x.forwardsAsIs(k, &conn, ep) {
+			h[k] = vv
 		}
-		h[k] = vv
 	}
-	if te := r.Header["Te"]; len(te) == 1 && strings.EqualFold(te[0], "trailers") {
-		h["Te"] = te
+	if trailersTE(r) {
+		h["Te"] = r.Header["Te"]
 	}
 	if upgrade {
 		h["Connection"] = []string{"Upgrade"}
@@ -179,10 +179,7 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
 		vals[0] = strings.Join(prior, ", ") + ", " + vals[0]
 	}
-	vals[1] = "http"
-	if r.TLS != nil {
-		vals[1] = "https"
-	}
+	vals[1] = forwardedProto(r)
 	vals[2], vals[3], vals[4], vals[5] = r.Host, x.rec.TransactionID, x.rec.RequestID, ""
 	h["X-Forwarded-For"] = vals[0:1:1]
 	h["X-Forwarded-Proto"] = vals[1:2:2]
@@ -198,18 +195,32 @@ func (x *exchange) outboundHeader(ep *endpoint, upgrade bool) http.Header {
 	return h
 }
 
-// fieldsFor returns what writes out's header fields for h1Client when out
-// carries no header map (see outbound); nil otherwise.
-func (x *exchange) fieldsFor(ep *endpoint, out *http.Request) fieldAppender {
-	if out.Header != nil {
-		return nil
-	}
-	x.fwdEndpoint = ep
-	return x
-}
-
 // appendFields implements fieldAppender for the endpoint being tried.
 func (x *exchange) appendFields(buf []byte) []byte { return x.forwardedFields(buf, x.fwdEndpoint) }
+
+// forwardsAsIs reports whether the client's header field k goes upstream
+// as it is: not hop-by-hop or listed in Connection (conn), not the API
+// key, not a field the gateway or ep's configuration sets, nor one the
+// upstream client frames itself. Both outboundHeader and forwardedFields
+// select the client's fields with it.
+func (x *exchange) forwardsAsIs(k string, conn *connOptions, ep *endpoint) bool {
+	return !hopByHop(k) && !forwarded(k) && !skipRequestHeader(k) && k != x.dropHeader &&
+		!conn.lists(k) && !setByEndpoint(ep, k)
+}
+
+// trailersTE reports whether the client said it accepts trailers ("TE:
+// trailers", the one TE value forwarded).
+func trailersTE(r *http.Request) bool {
+	te := r.Header["Te"]
+	return len(te) == 1 && strings.EqualFold(te[0], "trailers")
+}
+
+func forwardedProto(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // forwarded lists the fields the gateway sets upstream, replacing the
 // client's.
@@ -231,8 +242,7 @@ func (x *exchange) forwardedFields(buf []byte, ep *endpoint) []byte {
 	var conn connOptions
 	conn.parse(r.Header["Connection"])
 	for k, vv := range r.Header {
-		if hopByHop(k) || forwarded(k) || skipRequestHeader(k) || k == x.dropHeader ||
-			conn.lists(k) || setByEndpoint(ep, k) {
+		if !x.forwardsAsIs(k, &conn, ep) {
 			continue
 		}
 		for _, v := range vv {
@@ -241,8 +251,8 @@ func (x *exchange) forwardedFields(buf []byte, ep *endpoint) []byte {
 			}
 		}
 	}
-	if te := r.Header["Te"]; len(te) == 1 && strings.EqualFold(te[0], "trailers") {
-		buf = append(buf, "Te: trailers\r\n"...)
+	if trailersTE(r) {
+		buf = appendField(buf, "Te", r.Header["Te"][0])
 	}
 	buf = append(buf, "X-Forwarded-For: "...)
 	for _, v := range r.Header["X-Forwarded-For"] {
@@ -251,11 +261,7 @@ func (x *exchange) forwardedFields(buf []byte, ep *endpoint) []byte {
 		}
 	}
 	buf = append(append(buf, x.clientIP()...), "\r\n"...)
-	if r.TLS != nil {
-		buf = append(buf, "X-Forwarded-Proto: https\r\n"...)
-	} else {
-		buf = append(buf, "X-Forwarded-Proto: http\r\n"...)
-	}
+	buf = appendField(buf, "X-Forwarded-Proto", forwardedProto(r))
 	if !hasLineBreak(r.Host) {
 		buf = appendField(buf, "X-Forwarded-Host", r.Host)
 	}

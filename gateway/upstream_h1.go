@@ -380,10 +380,7 @@ func (cl *h1Client) writeRequest(c *h1Conn, req *http.Request, fw fieldAppender)
 			if v == "" && k == "User-Agent" || hasLineBreak(v) {
 				continue
 			}
-			buf = append(buf, k...)
-			buf = append(buf, ": "...)
-			buf = append(buf, v...)
-			buf = append(buf, "\r\n"...)
+			buf = appendField(buf, k, v)
 		}
 	}
 	if !cl.keepAlive {

@@ -200,10 +200,8 @@ func parseStatusLine(resp *http.Response, line string) error {
 	if len(code) != 3 || code[0] < '1' || code[0] > '9' || !isDigit(code[1]) || !isDigit(code[2]) {
 		return malformed("status code", code)
 	}
-	for i := 0; i < len(reason); i++ {
-		if !validFieldValueByte(reason[i]) {
-			return malformed("reason phrase", reason)
-		}
+	if !h1.ValidValue(reason) {
+		return malformed("reason phrase", reason)
 	}
 	major, minor, ok := http.ParseHTTPVersion(proto)
 	if !ok {
@@ -259,108 +257,13 @@ func parseField(line string) (string, string, error) {
 	if !ok || k == "" {
 		return "", "", malformed("header line", line)
 	}
-	canonical := true
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !validFieldNameByte(c) {
-			return "", "", malformed("header name", line)
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
+	if k, ok = h1.CanonicalName(k); !ok {
+		return "", "", malformed("header name", line)
 	}
-	v = trimOWS(v)
-	for i := 0; i < len(v); i++ {
-		if !validFieldValueByte(v[i]) {
-			return "", "", malformed("header value", line)
-		}
-	}
-	if !canonical {
-		k = canonicalKey(k)
+	if v = h1.TrimOWS(v); !h1.ValidValue(v) {
+		return "", "", malformed("header value", line)
 	}
 	return k, v, nil
-}
-
-// trimOWS trims spaces and tabs around a field value.
-func trimOWS(v string) string {
-	for v != "" && (v[0] == ' ' || v[0] == '\t') {
-		v = v[1:]
-	}
-	for v != "" && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-		v = v[:len(v)-1]
-	}
-	return v
-}
-
-// canonicalKey returns the canonical form of a token k that is not
-// canonical, without allocating for the names in commonHeaderNames.
-func canonicalKey(k string) string {
-	var buf [64]byte
-	if len(k) > len(buf) {
-		return http.CanonicalHeaderKey(k)
-	}
-	b := buf[:len(k)]
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b[i] = c
-		upper = c == '-'
-	}
-	if s, ok := commonHeaderNames[string(b)]; ok {
-		return s
-	}
-	return string(b)
-}
-
-// commonHeaderNames are the canonical names of the response headers
-// upstreams commonly send in lower case (HTTP/2-minded servers, some
-// frameworks); it is read only.
-var commonHeaderNames = func() map[string]string {
-	m := make(map[string]string)
-	for _, k := range []string{
-		"Accept-Ranges", "Access-Control-Allow-Credentials", "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Methods", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
-		"Access-Control-Max-Age", "Age", "Allow", "Cache-Control", "Connection", "Content-Disposition",
-		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-Range",
-		"Content-Security-Policy", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
-		"Last-Modified", "Link", "Location", "Pragma", "Retry-After", "Server", "Set-Cookie",
-		"Strict-Transport-Security", "Trailer", "Transfer-Encoding", "Vary", "Via", "Www-Authenticate",
-		"X-Content-Type-Options", "X-Frame-Options", "X-Powered-By", "X-Request-Id", "X-Xss-Protection",
-	} {
-		m[k] = k
-	}
-	return m
-}()
-
-// validFieldNameByte reports whether c may appear in a token (RFC 9110
-// section 5.6.2).
-func validFieldNameByte(c byte) bool { return tokenByte[c] }
-
-// tokenByte is the table of token bytes; it is read only.
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range []byte("!#$%&'*+-.^_`|~") {
-		t[c] = true
-	}
-	return t
-}()
-
-// validFieldValueByte reports whether c may appear in a field value:
-// visible ASCII, space, tab and obs-text (RFC 9110 section 5.5).
-func validFieldValueByte(c byte) bool {
-	return c >= 0x20 && c != 0x7f || c == '\t'
 }
 
 // frame decides, as net/http's readTransfer does, how the body of resp (an
@@ -434,7 +337,7 @@ func containsToken(values []string, token string) bool {
 		for v != "" {
 			var elem string
 			elem, v, _ = strings.Cut(v, ",")
-			if asciiEqualFold(trimOWS(elem), token) {
+			if asciiEqualFold(h1.TrimOWS(elem), token) {
 				return true
 			}
 		}

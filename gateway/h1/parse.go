@@ -236,17 +236,17 @@ func plainPath(p string) bool {
 }
 
 // pathBytes marks the bytes plainPath accepts.
-var pathBytes = func() (t [256]bool) {
+var pathBytes = alnumAnd("-_.~/$&+,:;=@")
+
+// alnumAnd is a table marking ASCII letters and digits and the bytes of
+// extra.
+func alnumAnd(extra string) (t [256]bool) {
 	for b := range t {
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-			t[b] = true
-		case strings.IndexByte("-_.~/$&+,:;=@", byte(b)) >= 0:
-			t[b] = true
-		}
+		t[b] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
+			strings.IndexByte(extra, byte(b)) >= 0
 	}
 	return t
-}()
+}
 
 // Header fields the server looks at (headInfo.seen): a field not seen
 // needs no map lookup.
@@ -283,12 +283,12 @@ func parseHeaders(hdr http.Header, s string) (headInfo, error) {
 		if colon <= 0 {
 			return hi, errHeaderLine
 		}
-		key, ok := canonicalKey(line[:colon])
+		key, ok := CanonicalName(line[:colon])
 		if !ok {
 			return hi, errHeaderLine
 		}
-		value := trimOWS(line[colon+1:])
-		if !validValue(value) {
+		value := TrimOWS(line[colon+1:])
+		if !ValidValue(value) {
 			return hi, errHeaderLine
 		}
 		switch key {
@@ -317,11 +317,12 @@ func parseHeaders(hdr http.Header, s string) (headInfo, error) {
 	}
 }
 
-// canonicalKey returns the canonical form of a header name (as
+// CanonicalName returns the canonical form of a header name (as
 // textproto.CanonicalMIMEHeaderKey) and whether it is a token. A name
 // already canonical is returned as it is, without allocating; others go
-// to textproto, which interns the common ones.
-func canonicalKey(name string) (string, bool) {
+// to textproto, which interns the common ones. The upstream client's
+// parser uses it too.
+func CanonicalName(name string) (string, bool) {
 	upper, canonical := true, true
 	for i := 0; i < len(name); i++ {
 		class := nameBytes[name[i]]
@@ -364,7 +365,9 @@ var nameBytes = func() (t [256]uint8) {
 	return t
 }()
 
-func trimOWS(s string) string {
+// TrimOWS trims the optional white space (spaces and tabs) around a field
+// value.
+func TrimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}
@@ -388,24 +391,15 @@ func validToken(s string) bool {
 }
 
 // tokenBytes marks the bytes of an RFC 9110 token (tchar).
-var tokenBytes = func() (t [256]bool) {
-	for b := range t {
-		switch {
-		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-			t[b] = true
-		case strings.IndexByte("!#$%&'*+-.^_`|~", byte(b)) >= 0:
-			t[b] = true
-		}
-	}
-	return t
-}()
+var tokenBytes = alnumAnd("!#$%&'*+-.^_`|~")
 
 func isTokenByte(b byte) bool { return tokenBytes[b] }
 
-// validValue refuses control characters other than tab. Eight bytes are
+// ValidValue reports whether s may be a header field value (or a reason
+// phrase): it refuses control characters other than tab. Eight bytes are
 // looked at a time; a word holding a byte below 0x20 or 0x7f (maybe only a
-// tab) is left to the byte loop.
-func validValue(s string) bool {
+// tab) is left to the byte loop. The upstream client's parser uses it too.
+func ValidValue(s string) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
@@ -472,7 +466,7 @@ func hasToken(vv []string, tok string) bool {
 		for v != "" {
 			var f string
 			f, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(trimOWS(f), tok) {
+			if strings.EqualFold(TrimOWS(f), tok) {
 				return true
 			}
 		}

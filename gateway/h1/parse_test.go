@@ -171,15 +171,15 @@ func TestCanonicalKey(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, ok := canonicalKey(tc.in)
+			got, ok := CanonicalName(tc.in)
 			if got != tc.want || ok != tc.ok {
-				t.Fatalf("canonicalKey(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+				t.Fatalf("CanonicalName(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
 			}
 			if ok && got != textproto.CanonicalMIMEHeaderKey(tc.in) {
-				t.Fatalf("canonicalKey(%q) = %q, textproto says %q", tc.in, got, textproto.CanonicalMIMEHeaderKey(tc.in))
+				t.Fatalf("CanonicalName(%q) = %q, textproto says %q", tc.in, got, textproto.CanonicalMIMEHeaderKey(tc.in))
 			}
 			if ok != validToken(tc.in) {
-				t.Fatalf("canonicalKey(%q) ok = %v, validToken disagrees", tc.in, ok)
+				t.Fatalf("CanonicalName(%q) ok = %v, validToken disagrees", tc.in, ok)
 			}
 		})
 	}
@@ -205,8 +205,8 @@ func TestValidValue(t *testing.T) {
 			for pos := range n {
 				for v := range 256 {
 					b[pos] = byte(v)
-					if got, want := validValue(string(b)), validValueBytewise(string(b)); got != want {
-						t.Fatalf("validValue(%q) = %v, want %v", b, got, want)
+					if got, want := ValidValue(string(b)), validValueBytewise(string(b)); got != want {
+						t.Fatalf("ValidValue(%q) = %v, want %v", b, got, want)
 					}
 				}
 				b[pos] = 'a'
@@ -214,8 +214,8 @@ func TestValidValue(t *testing.T) {
 		})
 	}
 	for _, s := range []string{"", "\t\t\t\t\t\t\t\t\t", "\x80\xff\xfe\x81\x90\xa0\xb0\xc0", "a\tb\x7f"} {
-		if got, want := validValue(s), validValueBytewise(s); got != want {
-			t.Errorf("validValue(%q) = %v, want %v", s, got, want)
+		if got, want := ValidValue(s), validValueBytewise(s); got != want {
+			t.Errorf("ValidValue(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
